@@ -1,0 +1,92 @@
+//! `minica init`: create the root CA.
+
+use std::path::PathBuf;
+
+use minica::config::CaConfig;
+use minica::error::Result;
+use minica::keys::KeyType;
+use minica::{ca, x509};
+use serde_json::json;
+
+use super::{Global, Output, show_path};
+
+/// Create a root CA: a key, a self-signed certificate and ca.toml
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// CommonName of the root (iOS and macOS list roots by it)
+    #[arg(long)]
+    name: Option<String>,
+    /// Organization of the root
+    #[arg(long)]
+    org: Option<String>,
+    /// Key type of the root [default: ecdsa-p256]
+    #[arg(long, value_enum)]
+    key_type: Option<KeyType>,
+    /// Lifetime in days [default: 3650]
+    #[arg(long)]
+    days: Option<u32>,
+    /// Limit the root to a DNS suffix (.test, example.test) or an IP range
+    /// (127.0.0.0/8); repeatable
+    #[arg(long, value_name = "NAME|CIDR")]
+    permit: Vec<String>,
+    /// Take the settings from a file shaped like ca.toml.example
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Replace an existing CA (its files are kept in a replaced-* folder)
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
+    let dir = global.ca_dir()?;
+    let mut cfg = match &args.config {
+        Some(path) => CaConfig::load(path)?,
+        None => CaConfig::default(),
+    };
+    if args.name.is_some() {
+        cfg.ca.name = args.name;
+    }
+    if args.org.is_some() {
+        cfg.ca.organization = args.org;
+    }
+    if let Some(k) = args.key_type {
+        cfg.ca.key_type = k;
+    }
+    if let Some(d) = args.days {
+        cfg.ca.days = d;
+    }
+    if !args.permit.is_empty() {
+        cfg.ca.permit = args.permit;
+    }
+    let created = ca::create(&dir, &cfg, args.force)?;
+    let ca = &created.ca;
+    let cert = dir.join(ca::CERT_FILE);
+    if let Some(old) = &created.replaced {
+        out.note(format!("the previous CA was moved to {}", old.display()));
+    }
+    out.text(format!(
+        "Created a root CA in {}\n  subject  {}\n  key      {}\n  expires  {}\n  permits  {}\nTrust {} in your clients; keep {} secret.",
+        show_path(&dir),
+        ca.subject,
+        cfg.ca.key_type,
+        x509::date(ca.not_after),
+        if ca.constraints.is_empty() {
+            "any name".to_string()
+        } else {
+            cfg.ca.permit.join(", ")
+        },
+        show_path(&cert),
+        show_path(&dir.join(ca::KEY_FILE)),
+    ));
+    out.json(&json!({
+        "ca_dir": dir,
+        "certificate": cert,
+        "key": dir.join(ca::KEY_FILE),
+        "subject": ca.subject,
+        "key_type": cfg.ca.key_type,
+        "not_after": x509::rfc3339(ca.not_after),
+        "permit": cfg.ca.permit,
+        "replaced": created.replaced,
+    }));
+    Ok(())
+}

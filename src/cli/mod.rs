@@ -1,0 +1,131 @@
+//! Command-line parsing and printing. One file per subcommand, each with its
+//! clap arguments and its `run`; the logic lives in the library.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use minica::error::{Error, Result, exit};
+
+mod init;
+mod issue;
+mod list;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "minica",
+    version,
+    about = "A local certificate authority: root CA, server and client certificates, keystores and truststores",
+    after_help = "Exit codes: 0 success, 1 not valid (verify), 2 bad input, 3 output exists (use --force), 4 operation failed."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Global {
+    /// The CA directory [default: $XDG_DATA_HOME/minica or ~/.local/share/minica]
+    #[arg(long, global = true, env = "MINICA_CA_DIR", value_name = "DIR")]
+    pub ca_dir: Option<PathBuf>,
+    /// Print one JSON object on stdout instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print nothing but errors
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+impl Global {
+    pub fn ca_dir(&self) -> Result<PathBuf> {
+        match &self.ca_dir {
+            Some(d) if !d.as_os_str().is_empty() => Ok(d.clone()),
+            _ => minica::ca::default_dir(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Init(init::Args),
+    Issue(issue::Args),
+    List(list::Args),
+}
+
+impl Cli {
+    pub fn output(&self) -> Output {
+        Output {
+            json: self.global.json,
+            quiet: self.global.quiet,
+        }
+    }
+
+    pub fn run(self) -> Result<i32> {
+        let out = self.output();
+        match self.command {
+            Command::Init(a) => init::run(a, &self.global, &out),
+            Command::Issue(a) => issue::run(a, &self.global, &out),
+            Command::List(a) => list::run(a, &self.global, &out),
+        }?;
+        Ok(exit::OK)
+    }
+}
+
+/// Where output goes: results for people on stdout, notes and warnings on
+/// stderr, one JSON document on stdout with `--json`, nothing with `-q`.
+pub struct Output {
+    pub json: bool,
+    pub quiet: bool,
+}
+
+impl Output {
+    /// A result for people (suppressed by --json and -q).
+    pub fn text(&self, s: impl AsRef<str>) {
+        if !self.json && !self.quiet {
+            println!("{}", s.as_ref());
+        }
+    }
+
+    /// A side remark for people, on stderr (suppressed by -q).
+    pub fn note(&self, s: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("minica: {}", s.as_ref());
+        }
+    }
+
+    pub fn warn(&self, s: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("minica: warning: {}", s.as_ref());
+        }
+    }
+
+    /// The JSON result (only with --json; -q does not silence what was asked for).
+    pub fn json(&self, value: &serde_json::Value) {
+        if self.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(value).expect("JSON values serialize")
+            );
+        }
+    }
+
+    pub fn error(&self, e: &Error) {
+        eprintln!("minica: error: {e}");
+        if self.json {
+            self.json(&serde_json::json!({
+                "error": { "kind": e.kind(), "message": e.to_string(), "exit_code": e.exit_code() }
+            }));
+        }
+    }
+}
+
+/// Shows a path relative to the current directory when it is under it.
+pub fn show_path(p: &std::path::Path) -> String {
+    if let Ok(cwd) = std::env::current_dir()
+        && let Ok(rel) = p.strip_prefix(&cwd)
+    {
+        return rel.display().to_string();
+    }
+    p.display().to_string()
+}

@@ -1,0 +1,148 @@
+//! `ca.toml`: the CA's settings. `ca.toml.example` at the repository root
+//! documents every field; the structs here are what it is checked against.
+//! Unknown keys are refused, so a typo is an error rather than a setting
+//! silently ignored.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::keys::KeyType;
+use crate::profile::toml_message;
+
+/// Ten years: long enough that a development root outlives the projects
+/// that trust it; a root's lifetime is not limited by browsers or Apple.
+pub const DEFAULT_CA_DAYS: u32 = 3650;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaConfig {
+    #[serde(default)]
+    pub ca: CaSection,
+    #[serde(default)]
+    pub issue: IssueSection,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaSection {
+    /// The root's CommonName; iOS and the macOS keychain list roots by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    #[serde(default)]
+    pub key_type: KeyType,
+    #[serde(default = "default_ca_days")]
+    pub days: u32,
+    /// pathLenConstraint: 0 lets the root sign leaves only.
+    #[serde(default)]
+    pub path_len: u8,
+    /// Name constraints: DNS suffixes and CIDR ranges the root may certify.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permit: Vec<String>,
+}
+
+fn default_ca_days() -> u32 {
+    DEFAULT_CA_DAYS
+}
+
+impl Default for CaSection {
+    fn default() -> Self {
+        CaSection {
+            name: None,
+            organization: None,
+            key_type: KeyType::default(),
+            days: DEFAULT_CA_DAYS,
+            path_len: 0,
+            permit: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueSection {
+    /// Key type for new leaf keys.
+    #[serde(default)]
+    pub key_type: KeyType,
+    /// Profile used when none is named.
+    #[serde(default = "default_profile")]
+    pub profile: String,
+}
+
+fn default_profile() -> String {
+    "server".into()
+}
+
+impl Default for IssueSection {
+    fn default() -> Self {
+        IssueSection {
+            key_type: KeyType::default(),
+            profile: default_profile(),
+        }
+    }
+}
+
+impl CaConfig {
+    pub fn from_toml(text: &str, path: &Path) -> Result<CaConfig> {
+        let cfg: CaConfig = toml::from_str(text).map_err(|e| {
+            Error::bad_file_fix(
+                path,
+                format!("invalid settings: {}", toml_message(&e)),
+                "see ca.toml.example for every setting",
+            )
+        })?;
+        if cfg.ca.days == 0 {
+            return Err(Error::bad_file(path, "ca.days must be at least 1"));
+        }
+        Ok(cfg)
+    }
+
+    pub fn load(path: &Path) -> Result<CaConfig> {
+        let bytes = crate::fsx::read(path)?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::bad_file(path, "is not UTF-8 text; expected TOML settings"))?;
+        CaConfig::from_toml(&text, path)
+    }
+
+    pub fn to_toml(&self) -> String {
+        let body = toml::to_string_pretty(self).expect("settings always serialize");
+        format!(
+            "# minica CA settings. Every setting is documented in ca.toml.example.\n\
+             # The [ca] section records how this CA was created; changing it\n\
+             # does not change the certificate.\n\n{body}"
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_file_parses_and_round_trips() {
+        let text = include_str!("../ca.toml.example");
+        let cfg = CaConfig::from_toml(text, Path::new("ca.toml.example")).unwrap();
+        let again = CaConfig::from_toml(&cfg.to_toml(), Path::new("x")).unwrap();
+        assert_eq!(cfg, again);
+    }
+
+    #[test]
+    fn unknown_key_names_the_file_and_key() {
+        let err = CaConfig::from_toml("[ca]\ncolour = 1\n", Path::new("/d/ca.toml")).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("/d/ca.toml") && msg.contains("colour"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let cfg = CaConfig::from_toml("", Path::new("x")).unwrap();
+        assert_eq!(cfg.ca.days, DEFAULT_CA_DAYS);
+        assert_eq!(cfg.issue.profile, "server");
+    }
+}

@@ -1,0 +1,245 @@
+//! Atomic, permission-safe file writes.
+//!
+//! Every file is written to a temporary name in its final directory, flushed
+//! to disk, and only then given its real name, so a crash or a kill never
+//! leaves half a file under the real name. Files are created with their final
+//! mode (keys 0600) rather than chmod-ed afterwards, so a secret is never
+//! readable by others, not even for an instant.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::error::{Error, Result};
+
+/// Mode for private keys and other secrets.
+pub const PRIVATE: u32 = 0o600;
+/// Mode for certificates and other public files (the umask still applies).
+pub const PUBLIC: u32 = 0o644;
+
+/// Creates `dir` (and missing parents) with mode 0700 from the start.
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    create_dir_with_mode(dir, 0o700)
+}
+
+/// Creates `dir` (and missing parents) with the default mode.
+pub fn create_dir(dir: &Path) -> Result<()> {
+    create_dir_with_mode(dir, 0o755)
+}
+
+fn create_dir_with_mode(dir: &Path, mode: u32) -> Result<()> {
+    match fs::DirBuilder::new().recursive(true).mode(mode).create(dir) {
+        Ok(()) if dir.is_dir() => Ok(()),
+        Ok(()) => Err(Error::bad_file(dir, "exists but is not a directory")),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists || dir.is_file() => {
+            Err(Error::bad_file(dir, "exists but is not a directory"))
+        }
+        Err(e) => Err(Error::io("create directory", dir, e)),
+    }
+}
+
+/// A file written under a temporary name, waiting to be given its real one.
+/// Dropped without [`Staged::commit`], it removes its temporary file.
+pub struct Staged {
+    tmp: Option<PathBuf>,
+    dest: PathBuf,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn temp_name(dest: &Path) -> PathBuf {
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    dest.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()))
+}
+
+/// Writes `contents` to a temporary file beside `dest`, with `mode`, and
+/// flushes it to disk.
+pub fn stage(dest: &Path, contents: &[u8], mode: u32) -> Result<Staged> {
+    let tmp = temp_name(dest);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)
+        .map_err(|e| Error::io("write", dest, e))?;
+    let staged = Staged {
+        tmp: Some(tmp),
+        dest: dest.to_path_buf(),
+    };
+    f.write_all(contents)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| Error::io("write", dest, e))?;
+    Ok(staged)
+}
+
+impl Staged {
+    pub fn dest(&self) -> &Path {
+        &self.dest
+    }
+
+    /// Gives the file its real name. Without `overwrite`, an existing file is
+    /// never replaced: the link fails atomically instead (no check-then-act race).
+    pub fn commit(mut self, overwrite: bool) -> Result<()> {
+        let tmp = self.tmp.take().expect("staged file committed twice");
+        let result = if overwrite {
+            fs::rename(&tmp, &self.dest)
+        } else {
+            match fs::hard_link(&tmp, &self.dest) {
+                Ok(()) => fs::remove_file(&tmp),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    let _ = fs::remove_file(&tmp);
+                    return Err(Error::Exists {
+                        path: self.dest.clone(),
+                        hint: None,
+                    });
+                }
+                // Some file systems have no hard links: fall back to a checked rename.
+                Err(_) if !self.dest.exists() => fs::rename(&tmp, &self.dest),
+                Err(e) => Err(e),
+            }
+        };
+        if let Err(e) = result {
+            let _ = fs::remove_file(&tmp);
+            return Err(Error::io("write", &self.dest, e));
+        }
+        sync_parent(&self.dest);
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if let Some(tmp) = self.tmp.take() {
+            let _ = fs::remove_file(tmp);
+        }
+    }
+}
+
+/// Makes a rename durable: the directory entry itself must reach the disk.
+fn sync_parent(path: &Path) {
+    if let Some(dir) = path.parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+}
+
+/// Fails with [`Error::Exists`] on the first of `paths` that exists, unless `force`.
+pub fn refuse_existing<'a>(
+    paths: impl IntoIterator<Item = &'a Path>,
+    force: bool,
+    hint: Option<&str>,
+) -> Result<()> {
+    if force {
+        return Ok(());
+    }
+    for p in paths {
+        if p.symlink_metadata().is_ok() {
+            return Err(Error::Exists {
+                path: p.to_path_buf(),
+                hint: hint.map(str::to_string),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Writes a set of files all-or-nothing as far as the file system allows:
+/// every file is staged first; only when all are on disk are they renamed.
+pub fn write_all(files: &[(PathBuf, Vec<u8>, u32)], force: bool) -> Result<()> {
+    refuse_existing(files.iter().map(|(p, _, _)| p.as_path()), force, None)?;
+    let staged = files
+        .iter()
+        .map(|(path, contents, mode)| stage(path, contents, *mode))
+        .collect::<Result<Vec<_>>>()?;
+    for s in staged {
+        s.commit(force)?;
+    }
+    Ok(())
+}
+
+/// Appends one line to a file opened in append mode, creating it if needed.
+/// O_APPEND writes of one buffer are not interleaved with other appenders'.
+pub fn append_line(path: &Path, line: &str, mode: u32) -> Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut f = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .mode(mode)
+        .open(path)
+        .map_err(|e| Error::io("append to", path, e))?;
+    let mut buf = String::with_capacity(line.len() + 2);
+    // A line torn by a crash must not swallow the next one: end it first.
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut last = [0u8; 1];
+    if len > 0 && f.read_at(&mut last, len - 1).is_ok() && last[0] != b'\n' {
+        buf.push('\n');
+    }
+    buf.push_str(line);
+    buf.push('\n');
+    f.write_all(buf.as_bytes())
+        .and_then(|()| f.sync_data())
+        .map_err(|e| Error::io("append to", path, e))
+}
+
+/// Reads a file the user named, with errors that say which file.
+pub fn read(path: &Path) -> Result<Vec<u8>> {
+    if path.is_dir() {
+        return Err(Error::bad_file(path, "is a directory, not a file"));
+    }
+    fs::read(path).map_err(|e| Error::io("read", path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn private_file_has_mode_0600_and_no_temp_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("key.pem");
+        stage(&dest, b"secret", PRIVATE)
+            .unwrap()
+            .commit(false)
+            .unwrap();
+        let mode = fs::metadata(&dest).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "temporary file left behind");
+    }
+
+    #[test]
+    fn commit_without_overwrite_keeps_existing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("cert.pem");
+        fs::write(&dest, b"old").unwrap();
+        let err = stage(&dest, b"new", PUBLIC)
+            .unwrap()
+            .commit(false)
+            .unwrap_err();
+        assert!(matches!(err, Error::Exists { .. }));
+        assert_eq!(fs::read(&dest).unwrap(), b"old");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn dropped_stage_removes_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("x");
+        drop(stage(&dest, b"x", PUBLIC).unwrap());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}

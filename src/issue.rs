@@ -1,0 +1,311 @@
+//! Leaves: build one from names under a profile, sign it with the CA, write
+//! its files and record it.
+
+use std::path::{Path, PathBuf};
+
+use rcgen::{CertificateParams, DnType, IsCa, KeyUsagePurpose, PublicKeyData, SerialNumber};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::ca::{self, Ca};
+use crate::error::{Error, Result};
+use crate::keys::{self, KeyType};
+use crate::names::Name;
+use crate::profile::Profile;
+use crate::{fsx, record, x509};
+
+/// Apple rejects TLS server certificates valid for longer than this, even
+/// under a private root (support.apple.com/HT210176).
+pub const APPLE_MAX_DAYS: u32 = 825;
+
+/// X.520 ub-common-name: a CommonName is at most 64 characters.
+const MAX_CN_LEN: usize = 64;
+
+/// What to certify and how.
+pub struct LeafSpec {
+    pub names: Vec<Name>,
+    pub profile_name: String,
+    pub profile: Profile,
+    /// Overrides the profile's lifetime.
+    pub days: Option<u32>,
+}
+
+/// A signed leaf, before it is written anywhere.
+pub struct Signed {
+    pub der: Vec<u8>,
+    pub pem: String,
+    pub serial: String,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+    /// Things the user should know that do not stop issuance.
+    pub warnings: Vec<String>,
+}
+
+impl LeafSpec {
+    /// Checks the request against the CA before anything is generated.
+    /// Returns the lifetime in days and any warnings.
+    pub fn check(&self, ca: &Ca, now: OffsetDateTime) -> Result<(u32, Vec<String>)> {
+        if self.names.is_empty() {
+            return Err(Error::usage(
+                "give at least one name (a DNS name, IP address, email or URI)",
+            ));
+        }
+        for name in &self.names {
+            ca.constraints.check(name)?;
+        }
+        if now > ca.not_after {
+            return Err(Error::Refused(format!(
+                "the CA certificate {} expired on {}; create a new CA with `minica init --force`",
+                ca.dir.join(ca::CERT_FILE).display(),
+                x509::date(ca.not_after)
+            )));
+        }
+        let days = self.days.unwrap_or(self.profile.days);
+        if days == 0 {
+            return Err(Error::usage("--days must be at least 1"));
+        }
+        let (_, not_after) = x509::validity_window(now, days);
+        if not_after > ca.not_after {
+            return Err(Error::Refused(format!(
+                "a {days}-day certificate would outlive the CA, which expires on {} ({} days from now); ask for fewer days",
+                x509::date(ca.not_after),
+                x509::days_left(ca.not_after, now)
+            )));
+        }
+        let mut warnings = Vec::new();
+        if days > APPLE_MAX_DAYS {
+            warnings.push(format!(
+                "{days} days is longer than the {APPLE_MAX_DAYS} days Apple platforms accept for TLS certificates"
+            ));
+        }
+        Ok((days, warnings))
+    }
+
+    fn params(
+        &self,
+        ca: &Ca,
+        days: u32,
+        now: OffsetDateTime,
+        rsa: bool,
+    ) -> Result<CertificateParams> {
+        let mut params = CertificateParams::default();
+        params.serial_number = Some(SerialNumber::from_slice(&x509::random_serial()?));
+        let (nb, na) = x509::validity_window(now, days);
+        params.not_before = nb;
+        params.not_after = na;
+
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        if let Some(cn) = self.common_name(ca) {
+            params.distinguished_name.push(DnType::CommonName, cn);
+        }
+        let s = &self.profile.subject;
+        for (ty, value) in [
+            (DnType::OrganizationName, &s.organization),
+            (DnType::OrganizationalUnitName, &s.organizational_unit),
+            (DnType::CountryName, &s.country),
+            (DnType::StateOrProvinceName, &s.state),
+            (DnType::LocalityName, &s.locality),
+        ] {
+            if let Some(v) = value {
+                params.distinguished_name.push(ty, v.clone());
+            }
+        }
+
+        params.subject_alt_names = self.names.iter().map(Name::to_san).collect::<Result<_>>()?;
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = self
+            .profile
+            .key_usage
+            .iter()
+            .map(|k| k.to_rcgen())
+            .collect();
+        if rsa
+            && self.profile.rsa_key_encipherment
+            && !params
+                .key_usages
+                .contains(&KeyUsagePurpose::KeyEncipherment)
+        {
+            params.key_usages.push(KeyUsagePurpose::KeyEncipherment);
+        }
+        params.extended_key_usages = self
+            .profile
+            .extended_key_usage
+            .iter()
+            .map(|e| e.to_rcgen())
+            .collect();
+        params.use_authority_key_identifier_extension = true;
+        Ok(params)
+    }
+
+    /// The first name is also the CommonName, for tools that still show it,
+    /// with two exceptions. Under DNS name constraints, a leaf with no DNS
+    /// SAN has its CN checked as a host name by OpenSSL (x509_vfy.c,
+    /// check_name_constraints), which an IP address fails: no CN then. And a
+    /// name longer than X.520 allows is left out (the SAN carries it).
+    fn common_name(&self, ca: &Ca) -> Option<String> {
+        let first = self.names.first()?.to_string();
+        let has_dns = self.names.iter().any(|n| matches!(n, Name::Dns(_)));
+        if (ca.constraints.has_dns() && !has_dns) || first.len() > MAX_CN_LEN {
+            return None;
+        }
+        Some(first)
+    }
+
+    /// Signs a leaf for `public_key` under this spec.
+    pub fn sign(&self, ca: &Ca, public_key: &impl PublicKeyData) -> Result<Signed> {
+        let now = x509::now();
+        let (days, warnings) = self.check(ca, now)?;
+        let params = self.params(ca, days, now, keys::is_rsa(public_key))?;
+        let cert = params.signed_by(public_key, &ca.issuer)?;
+        let serial = params
+            .serial_number
+            .as_ref()
+            .map(|s| x509::hex(&s.to_bytes()))
+            .unwrap_or_default();
+        Ok(Signed {
+            der: cert.der().to_vec(),
+            pem: cert.pem(),
+            serial,
+            not_before: params.not_before,
+            not_after: params.not_after,
+            warnings,
+        })
+    }
+}
+
+/// The files of an issued leaf.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutFiles {
+    pub cert: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+    pub chain: PathBuf,
+    pub ca: PathBuf,
+}
+
+impl OutFiles {
+    pub fn in_dir(dir: &Path, with_key: bool) -> OutFiles {
+        OutFiles {
+            cert: dir.join("cert.pem"),
+            key: with_key.then(|| dir.join("key.pem")),
+            chain: dir.join("chain.pem"),
+            ca: dir.join("ca.pem"),
+        }
+    }
+
+    fn all(&self) -> impl Iterator<Item = &Path> {
+        [
+            Some(&self.cert),
+            self.key.as_ref(),
+            Some(&self.chain),
+            Some(&self.ca),
+        ]
+        .into_iter()
+        .flatten()
+        .map(PathBuf::as_path)
+    }
+}
+
+/// The result of issuing, as reported to people and to `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Issued {
+    pub names: Vec<Name>,
+    pub profile: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_type: Option<KeyType>,
+    pub serial: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_before: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    pub files: OutFiles,
+    pub warnings: Vec<String>,
+}
+
+/// The default output directory: `./<first name>`, `*` written as `_wildcard`.
+pub fn default_out_dir(names: &[Name]) -> PathBuf {
+    PathBuf::from(names.first().map(Name::dir_name).unwrap_or_default())
+}
+
+/// Makes a new key, signs a leaf for it, writes cert.pem, key.pem (0600),
+/// chain.pem and ca.pem into `out_dir`, and records it. Nothing is written
+/// if any of the files exists and `force` is not set.
+pub fn issue_with_new_key(
+    ca: &Ca,
+    spec: &LeafSpec,
+    key_type: KeyType,
+    out_dir: &Path,
+    force: bool,
+) -> Result<Issued> {
+    spec.check(ca, x509::now())?;
+    let files = OutFiles::in_dir(out_dir, true);
+    fsx::refuse_existing(files.all(), force, None)?;
+    let key = key_type.generate()?;
+    let signed = spec.sign(ca, &key)?;
+    let key_pem = keys::pkcs8_pem(&key);
+    write_and_record(ca, spec, signed, Some((key_type, key_pem)), files, force)
+}
+
+fn write_and_record(
+    ca: &Ca,
+    spec: &LeafSpec,
+    signed: Signed,
+    key: Option<(KeyType, String)>,
+    files: OutFiles,
+    force: bool,
+) -> Result<Issued> {
+    if let Some(dir) = files.cert.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fsx::create_dir(dir)?;
+    }
+    // chain.pem is what a server presents: the leaf, then intermediates
+    // (none yet: minica signs with its root), never the root itself.
+    let mut out = vec![
+        (
+            files.cert.clone(),
+            signed.pem.clone().into_bytes(),
+            fsx::PUBLIC,
+        ),
+        (
+            files.chain.clone(),
+            signed.pem.clone().into_bytes(),
+            fsx::PUBLIC,
+        ),
+        (
+            files.ca.clone(),
+            ca.cert_pem.clone().into_bytes(),
+            fsx::PUBLIC,
+        ),
+    ];
+    let key_type = key.as_ref().map(|(t, _)| *t);
+    if let (Some(path), Some((_, pem))) = (&files.key, key) {
+        out.push((path.clone(), pem.into_bytes(), fsx::PRIVATE));
+    }
+    {
+        let _lock = ca::lock(&ca.dir)?;
+        fsx::write_all(&out, force)?;
+        let cert_abs = std::path::absolute(&files.cert).unwrap_or_else(|_| files.cert.clone());
+        record::append(
+            &ca.dir,
+            &record::Entry {
+                serial: signed.serial.clone(),
+                names: spec.names.iter().map(Name::to_string).collect(),
+                profile: spec.profile_name.clone(),
+                key_type: key_type.map(|k| k.to_string()),
+                not_before: x509::rfc3339(signed.not_before),
+                not_after: x509::rfc3339(signed.not_after),
+                issued_at: x509::rfc3339(x509::now()),
+                cert: Some(cert_abs),
+            },
+        )?;
+    }
+    Ok(Issued {
+        names: spec.names.clone(),
+        profile: spec.profile_name.clone(),
+        key_type,
+        serial: signed.serial,
+        not_before: signed.not_before,
+        not_after: signed.not_after,
+        files,
+        warnings: signed.warnings,
+    })
+}

@@ -1,0 +1,18 @@
+//! minica: a local certificate authority and keystore/truststore manager.
+//!
+//! The library holds all the logic; the `minica` binary (src/main.rs and
+//! src/cli/) only parses arguments, calls one function here, and prints.
+
+pub mod ca;
+pub mod config;
+pub mod constraints;
+pub mod error;
+pub mod fsx;
+pub mod issue;
+pub mod keys;
+pub mod names;
+pub mod profile;
+pub mod record;
+pub mod x509;
+
+pub use error::{Error, Result};

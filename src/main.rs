@@ -1,0 +1,19 @@
+//! The `minica` command: parse, run one library call, print, and map errors
+//! to the exit codes documented in the README.
+
+mod cli;
+
+use clap::Parser;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    let out = cli.output();
+    let code = match cli.run() {
+        Ok(code) => code,
+        Err(e) => {
+            out.error(&e);
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}
