@@ -199,7 +199,11 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
     if path.is_dir() {
         return Err(Error::bad_file(path, "is a directory, not a file"));
     }
-    fs::read(path).map_err(|e| Error::io("read", path, e))
+    fs::read(path).map_err(|e| match e.kind() {
+        // A file the user named that is not there is bad input, not a failure.
+        io::ErrorKind::NotFound => Error::bad_file(path, "no such file"),
+        _ => Error::io("read", path, e),
+    })
 }
 
 #[cfg(test)]

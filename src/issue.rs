@@ -43,8 +43,8 @@ pub struct Signed {
 
 impl LeafSpec {
     /// Checks the request against the CA before anything is generated.
-    /// Returns the lifetime in days and any warnings.
-    pub fn check(&self, ca: &Ca, now: OffsetDateTime) -> Result<(u32, Vec<String>)> {
+    /// Returns the notAfter to use and any warnings.
+    pub fn check(&self, ca: &Ca, now: OffsetDateTime) -> Result<(OffsetDateTime, Vec<String>)> {
         if self.names.is_empty() {
             return Err(Error::usage(
                 "give at least one name (a DNS name, IP address, email or URI)",
@@ -64,35 +64,42 @@ impl LeafSpec {
         if days == 0 {
             return Err(Error::usage("--days must be at least 1"));
         }
-        let (_, not_after) = x509::validity_window(now, days);
-        if not_after > ca.not_after {
-            return Err(Error::Refused(format!(
-                "a {days}-day certificate would outlive the CA, which expires on {} ({} days from now); ask for fewer days",
-                x509::date(ca.not_after),
-                x509::days_left(ca.not_after, now)
-            )));
-        }
         let mut warnings = Vec::new();
+        let (_, mut not_after) = x509::validity_window(now, days);
+        if not_after > ca.not_after {
+            let left = x509::days_left(ca.not_after, now);
+            if self.days.is_some() {
+                return Err(Error::Refused(format!(
+                    "a {days}-day certificate would outlive the CA, which expires on {} ({left} days from now); ask for fewer days",
+                    x509::date(ca.not_after),
+                )));
+            }
+            // The profile's default, not the user's explicit wish: shorten it.
+            not_after = ca.not_after;
+            warnings.push(format!(
+                "the CA expires on {}, so this certificate is valid for {left} days instead of the profile's {days}",
+                x509::date(ca.not_after)
+            ));
+        }
         if days > APPLE_MAX_DAYS {
             warnings.push(format!(
                 "{days} days is longer than the {APPLE_MAX_DAYS} days Apple platforms accept for TLS certificates"
             ));
         }
-        Ok((days, warnings))
+        Ok((not_after, warnings))
     }
 
     fn params(
         &self,
         ca: &Ca,
-        days: u32,
+        not_after: OffsetDateTime,
         now: OffsetDateTime,
         rsa: bool,
     ) -> Result<CertificateParams> {
         let mut params = CertificateParams::default();
         params.serial_number = Some(SerialNumber::from_slice(&x509::random_serial()?));
-        let (nb, na) = x509::validity_window(now, days);
-        params.not_before = nb;
-        params.not_after = na;
+        params.not_before = now - x509::BACKDATE;
+        params.not_after = not_after;
 
         params.distinguished_name = rcgen::DistinguishedName::new();
         if let Some(cn) = self.common_name(ca) {
@@ -154,8 +161,8 @@ impl LeafSpec {
     /// Signs a leaf for `public_key` under this spec.
     pub fn sign(&self, ca: &Ca, public_key: &impl PublicKeyData) -> Result<Signed> {
         let now = x509::now();
-        let (days, warnings) = self.check(ca, now)?;
-        let params = self.params(ca, days, now, keys::is_rsa(public_key))?;
+        let (not_after, warnings) = self.check(ca, now)?;
+        let params = self.params(ca, not_after, now, keys::is_rsa(public_key))?;
         let cert = params.signed_by(public_key, &ca.issuer)?;
         let serial = params
             .serial_number

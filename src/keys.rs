@@ -16,11 +16,21 @@ use crate::error::{Error, Result};
 #[value(rename_all = "kebab-case")]
 pub enum KeyType {
     #[default]
+    #[serde(rename = "ecdsa-p256")]
+    #[value(name = "ecdsa-p256")]
     EcdsaP256,
+    #[serde(rename = "ecdsa-p384")]
+    #[value(name = "ecdsa-p384")]
     EcdsaP384,
     Ed25519,
+    #[serde(rename = "rsa-2048")]
+    #[value(name = "rsa-2048")]
     Rsa2048,
+    #[serde(rename = "rsa-3072")]
+    #[value(name = "rsa-3072")]
     Rsa3072,
+    #[serde(rename = "rsa-4096")]
+    #[value(name = "rsa-4096")]
     Rsa4096,
 }
 

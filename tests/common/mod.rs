@@ -1,0 +1,270 @@
+//! Helpers for the integration tests: run the real binary, run real peers
+//! (openssl, keytool, curl...), take snapshots of directories to prove that
+//! a refused command changed nothing.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_minica");
+
+/// A scratch directory with a CA directory inside it.
+pub struct Env {
+    pub tmp: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env {
+            tmp: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    pub fn ca_dir(&self) -> PathBuf {
+        self.tmp.path().join("ca")
+    }
+
+    /// `minica ARGS` run in the scratch directory against its CA directory,
+    /// with no terminal and none of the caller's minica settings.
+    pub fn minica(&self, args: &[&str]) -> Run {
+        self.minica_in(self.path(), args)
+    }
+
+    pub fn minica_in(&self, cwd: &Path, args: &[&str]) -> Run {
+        let out = Command::new(BIN)
+            .args(args)
+            .current_dir(cwd)
+            .env("MINICA_CA_DIR", self.ca_dir())
+            .env("HOME", self.path())
+            .env_remove("XDG_DATA_HOME")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run minica");
+        Run::from(out, format!("minica {}", args.join(" ")))
+    }
+
+    pub fn file(&self, rel: &str) -> PathBuf {
+        self.path().join(rel)
+    }
+
+    pub fn s(&self, rel: &str) -> String {
+        self.file(rel).to_str().unwrap().to_string()
+    }
+}
+
+/// A finished process, with its output as text.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub what: String,
+}
+
+impl Run {
+    fn from(out: Output, what: String) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            what,
+        }
+    }
+
+    #[track_caller]
+    pub fn ok(self) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "{} failed:\nstdout: {}\nstderr: {}",
+            self.what, self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn fails_with(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "{}: expected exit {code}:\nstdout: {}\nstderr: {}",
+            self.what, self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("{}: stdout is not JSON ({e}): {}", self.what, self.stdout))
+    }
+
+    /// The error is one line, "minica: error: ...", naming `needle`.
+    #[track_caller]
+    pub fn one_sentence_naming(&self, needle: &str) {
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "{}: expected one line on stderr, got:\n{}",
+            self.what,
+            self.stderr
+        );
+        assert!(
+            lines[0].starts_with("minica: error: "),
+            "{}: {}",
+            self.what,
+            lines[0]
+        );
+        assert!(
+            lines[0].contains(needle),
+            "{}: error does not mention {needle:?}: {}",
+            self.what,
+            lines[0]
+        );
+        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
+    }
+}
+
+/// Fails the test when a peer tool is missing: a peer that is not there
+/// proves nothing, so it is never a silent skip (.ci/run installs them).
+#[track_caller]
+pub fn require(tool: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|d| d.join(tool).is_file()))
+        .unwrap_or(false);
+    assert!(
+        found,
+        "the peer `{tool}` is not installed; .ci/run installs it (apt-get install ...)"
+    );
+}
+
+/// Runs a peer tool and returns its result.
+pub fn run(tool: &str, args: &[&str]) -> Run {
+    require(tool);
+    let out = Command::new(tool)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {tool}: {e}"));
+    Run::from(out, format!("{tool} {}", args.join(" ")))
+}
+
+/// Runs a peer tool with `input` on its standard input.
+pub fn run_with_input(tool: &str, args: &[&str], input: &[u8]) -> Run {
+    use std::io::Write;
+    require(tool);
+    let mut child = Command::new(tool)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {tool}: {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    let _ = writer.join();
+    Run::from(out, format!("{tool} {}", args.join(" ")))
+}
+
+pub fn openssl(args: &[&str]) -> Run {
+    run("openssl", args)
+}
+
+/// `openssl x509 -text` of a certificate file.
+pub fn x509_text(cert: &Path) -> String {
+    openssl(&["x509", "-in", cert.to_str().unwrap(), "-noout", "-text"])
+        .ok()
+        .stdout
+}
+
+/// Every file under `dir` with its content and mode, to show nothing changed.
+pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
+    let mut map = BTreeMap::new();
+    fn walk(dir: &Path, map: &mut BTreeMap<PathBuf, (Vec<u8>, u32)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            let mode = meta.permissions().mode();
+            if meta.is_dir() {
+                map.insert(p.clone(), (Vec::new(), mode));
+                walk(&p, map);
+            } else {
+                map.insert(p.clone(), (std::fs::read(&p).unwrap_or_default(), mode));
+            }
+        }
+    }
+    walk(dir, &mut map);
+    map
+}
+
+pub fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A background process, killed when dropped, so a failing test never leaves
+/// a server running.
+pub struct Background {
+    pub child: Child,
+    pub what: String,
+}
+
+impl Background {
+    pub fn spawn(tool: &str, args: &[&str]) -> Background {
+        require(tool);
+        let child = Command::new(tool)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {tool}: {e}"));
+        Background {
+            child,
+            what: format!("{tool} {}", args.join(" ")),
+        }
+    }
+
+    /// Waits until something listens on `port`, or fails the test.
+    pub fn wait_for_port(&mut self, port: u16) {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("{} exited early with {status}", self.what);
+            }
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("{} did not listen on port {port}", self.what);
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
