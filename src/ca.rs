@@ -159,9 +159,7 @@ pub fn create(dir: &Path, cfg: &CaConfig, force: bool) -> Result<Created> {
         .iter()
         .map(|(name, bytes, mode)| fsx::stage(&dir.join(name), bytes, *mode))
         .collect::<Result<Vec<_>>>()?;
-    for s in staged {
-        s.commit(true)?;
-    }
+    fsx::commit_all(staged, true)?;
     drop(_lock);
     Ok(Created {
         ca: load(dir)?,

@@ -83,9 +83,17 @@ impl Staged {
         &self.dest
     }
 
-    /// Gives the file its real name. Without `overwrite`, an existing file is
-    /// never replaced: the link fails atomically instead (no check-then-act race).
-    pub fn commit(mut self, overwrite: bool) -> Result<()> {
+    /// Gives the file its real name and makes the rename durable. Without
+    /// `overwrite`, an existing file is never replaced: the link fails
+    /// atomically instead (no check-then-act race).
+    pub fn commit(self, overwrite: bool) -> Result<()> {
+        let dest = self.dest.clone();
+        self.rename(overwrite)?;
+        sync_parent(&dest);
+        Ok(())
+    }
+
+    fn rename(mut self, overwrite: bool) -> Result<()> {
         let tmp = self.tmp.take().expect("staged file committed twice");
         let result = if overwrite {
             fs::rename(&tmp, &self.dest)
@@ -108,7 +116,6 @@ impl Staged {
             let _ = fs::remove_file(&tmp);
             return Err(Error::io("write", &self.dest, e));
         }
-        sync_parent(&self.dest);
         Ok(())
     }
 }
@@ -156,15 +163,29 @@ pub fn refuse_existing<'a>(
 }
 
 /// Writes a set of files all-or-nothing as far as the file system allows:
-/// every file is staged first; only when all are on disk are they renamed.
+/// every file is staged first; only when all are on disk are they renamed,
+/// and each directory is synced once at the end.
 pub fn write_all(files: &[(PathBuf, Vec<u8>, u32)], force: bool) -> Result<()> {
     refuse_existing(files.iter().map(|(p, _, _)| p.as_path()), force, None)?;
     let staged = files
         .iter()
         .map(|(path, contents, mode)| stage(path, contents, *mode))
         .collect::<Result<Vec<_>>>()?;
+    commit_all(staged, force)
+}
+
+/// Commits staged files, then syncs each of their directories once.
+pub fn commit_all(staged: Vec<Staged>, overwrite: bool) -> Result<()> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
     for s in staged {
-        s.commit(force)?;
+        let dest = s.dest.clone();
+        s.rename(overwrite)?;
+        if !dirs.iter().any(|d| Some(d.as_path()) == dest.parent()) {
+            dirs.push(dest.parent().map(Path::to_path_buf).unwrap_or_default());
+        }
+    }
+    for d in dirs {
+        sync_parent(&d.join("x"));
     }
     Ok(())
 }
