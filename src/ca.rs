@@ -52,6 +52,8 @@ pub fn default_dir() -> Result<PathBuf> {
 pub struct Ca {
     pub dir: PathBuf,
     pub config: CaConfig,
+    /// Where `config` came from (it may not exist: then defaults apply).
+    pub config_path: PathBuf,
     pub cert_der: CertificateDer<'static>,
     pub cert_pem: String,
     pub issuer: Issuer<'static, KeyPair>,
@@ -82,6 +84,15 @@ pub fn lock(dir: &Path) -> Result<Lock> {
 /// Whether `dir` holds a CA (its certificate is the marker).
 pub fn exists(dir: &Path) -> bool {
     dir.join(CERT_FILE).symlink_metadata().is_ok()
+}
+
+impl Ca {
+    pub fn policy(&self) -> crate::policy::Policy<'_> {
+        crate::policy::Policy {
+            rules: &self.config.policy,
+            file: &self.config_path,
+        }
+    }
 }
 
 /// What `create` did.
@@ -283,6 +294,7 @@ pub fn load(dir: &Path) -> Result<Ca> {
     Ok(Ca {
         dir: dir.to_path_buf(),
         config,
+        config_path,
         cert_der: cert_der.into_owned(),
         cert_pem,
         issuer,

@@ -22,6 +22,8 @@ pub struct CaConfig {
     pub ca: CaSection,
     #[serde(default)]
     pub issue: IssueSection,
+    #[serde(default)]
+    pub policy: PolicySection,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,6 +87,48 @@ impl Default for IssueSection {
     }
 }
 
+/// What this CA agrees to certify, whatever a request asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySection {
+    /// DNS suffixes and CIDR ranges that names must fall under (same forms
+    /// as `ca.permit`); empty: any name the CA's constraints allow.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
+    /// Key algorithms accepted: rsa, ecdsa-p256, ecdsa-p384, ecdsa-p521, ed25519.
+    #[serde(default = "default_allowed_keys")]
+    pub allowed_keys: Vec<String>,
+    /// The smallest RSA modulus accepted, in bits.
+    #[serde(default = "default_min_rsa_bits")]
+    pub min_rsa_bits: u32,
+    /// The longest lifetime a leaf may have, in days; unset: up to the CA's expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_days: Option<u32>,
+}
+
+/// NIST SP 800-131A and the CA/Browser Forum: RSA below 2048 bits is broken
+/// in practice; P-256, P-384 and Ed25519 are what TLS stacks support widely.
+pub const DEFAULT_ALLOWED_KEYS: [&str; 4] = ["rsa", "ecdsa-p256", "ecdsa-p384", "ed25519"];
+
+fn default_allowed_keys() -> Vec<String> {
+    DEFAULT_ALLOWED_KEYS.iter().map(|s| s.to_string()).collect()
+}
+
+fn default_min_rsa_bits() -> u32 {
+    2048
+}
+
+impl Default for PolicySection {
+    fn default() -> Self {
+        PolicySection {
+            names: Vec::new(),
+            allowed_keys: default_allowed_keys(),
+            min_rsa_bits: default_min_rsa_bits(),
+            max_days: None,
+        }
+    }
+}
+
 impl CaConfig {
     pub fn from_toml(text: &str, path: &Path) -> Result<CaConfig> {
         let cfg: CaConfig = toml::from_str(text).map_err(|e| {
@@ -96,6 +140,20 @@ impl CaConfig {
         })?;
         if cfg.ca.days == 0 {
             return Err(Error::bad_file(path, "ca.days must be at least 1"));
+        }
+        for k in &cfg.policy.allowed_keys {
+            if !crate::policy::KEY_ALGORITHMS.contains(&k.as_str()) {
+                return Err(Error::bad_file(
+                    path,
+                    format!(
+                        "policy.allowed_keys: unknown key algorithm {k:?}; use {}",
+                        crate::policy::KEY_ALGORITHMS.join(", ")
+                    ),
+                ));
+            }
+        }
+        for n in cfg.ca.permit.iter().chain(&cfg.policy.names) {
+            crate::constraints::Permit::parse(n).map_err(|e| Error::bad_file(path, e))?;
         }
         Ok(cfg)
     }

@@ -58,6 +58,18 @@ impl Permit {
         }
     }
 
+    /// Whether `name` falls under this entry; None when it is another kind
+    /// of name (an IP address against a DNS suffix).
+    pub fn covers(&self, name: &Name) -> Option<bool> {
+        match (self, name) {
+            (Permit::Dns(c), Name::Dns(d)) => Some(dns_matches(c, d)),
+            (Permit::Ip(net, len), Name::Ip(ip)) => {
+                Some(net.is_ipv4() == ip.is_ipv4() && mask(*ip, *len) == *net)
+            }
+            _ => None,
+        }
+    }
+
     fn to_subtree(&self) -> GeneralSubtree {
         match self {
             Permit::Dns(d) => GeneralSubtree::DnsName(d.clone()),
@@ -173,42 +185,23 @@ impl Constraints {
 
     /// Checks one name; the error names the constraint it breaks.
     pub fn check(&self, name: &Name) -> Result<()> {
-        let allowed = self.permitted_list();
-        match name {
-            Name::Dns(d) => {
-                let dns: Vec<&str> = self
-                    .permitted
-                    .iter()
-                    .filter_map(|p| match p {
-                        Permit::Dns(c) => Some(c.as_str()),
-                        _ => None,
-                    })
-                    .collect();
-                if dns.is_empty() || dns.iter().any(|c| dns_matches(c, d)) {
-                    return Ok(());
-                }
-            }
-            Name::Ip(ip) => {
-                let ranges: Vec<(IpAddr, u8)> = self
-                    .permitted
-                    .iter()
-                    .filter_map(|p| match p {
-                        Permit::Ip(a, l) => Some((*a, *l)),
-                        _ => None,
-                    })
-                    .collect();
-                let in_range = ranges
-                    .iter()
-                    .any(|(net, len)| net.is_ipv4() == ip.is_ipv4() && mask(*ip, *len) == *net);
-                if in_range || (ranges.is_empty() && !self.excludes_all_ips) {
-                    return Ok(());
-                }
-            }
-            // No email or URI subtrees are ever written: those forms are unconstrained.
-            Name::Email(_) | Name::Uri(_) => return Ok(()),
+        // RFC 5280: permitted subtrees of one name form say nothing about
+        // the other forms. No email or URI subtrees are ever written.
+        let verdicts: Vec<bool> = self
+            .permitted
+            .iter()
+            .filter_map(|p| p.covers(name))
+            .collect();
+        let allowed = match name {
+            Name::Ip(_) if verdicts.is_empty() => !self.excludes_all_ips,
+            _ => verdicts.is_empty() || verdicts.contains(&true),
+        };
+        if allowed {
+            return Ok(());
         }
         Err(Error::Refused(format!(
-            "{name} is outside the CA's name constraints (it may certify only {allowed})"
+            "{name} is outside the CA's name constraints (it may certify only {})",
+            self.permitted_list()
         )))
     }
 

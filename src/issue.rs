@@ -11,6 +11,7 @@ use crate::ca::{self, Ca};
 use crate::error::{Error, Result};
 use crate::keys::{self, KeyType};
 use crate::names::Name;
+use crate::policy::KeyInfo;
 use crate::profile::Profile;
 use crate::{fsx, record, x509};
 
@@ -42,17 +43,25 @@ pub struct Signed {
 }
 
 impl LeafSpec {
-    /// Checks the request against the CA before anything is generated.
-    /// Returns the notAfter to use and any warnings.
-    pub fn check(&self, ca: &Ca, now: OffsetDateTime) -> Result<(OffsetDateTime, Vec<String>)> {
+    /// Checks the request against the CA's constraints and policy before
+    /// anything is generated. Returns the notAfter to use and any warnings.
+    pub fn check(
+        &self,
+        ca: &Ca,
+        key: &KeyInfo,
+        now: OffsetDateTime,
+    ) -> Result<(OffsetDateTime, Vec<String>)> {
         if self.names.is_empty() {
             return Err(Error::usage(
                 "give at least one name (a DNS name, IP address, email or URI)",
             ));
         }
+        let policy = ca.policy();
         for name in &self.names {
             ca.constraints.check(name)?;
+            policy.check_name(name)?;
         }
+        policy.check_key(key)?;
         if now > ca.not_after {
             return Err(Error::Refused(format!(
                 "the CA certificate {} expired on {}; create a new CA with `minica init --force`",
@@ -60,11 +69,20 @@ impl LeafSpec {
                 x509::date(ca.not_after)
             )));
         }
-        let days = self.days.unwrap_or(self.profile.days);
+        let mut days = self.days.unwrap_or(self.profile.days);
         if days == 0 {
             return Err(Error::usage("--days must be at least 1"));
         }
         let mut warnings = Vec::new();
+        match policy.rules.max_days {
+            Some(max) if self.days.is_none() && days > max => {
+                warnings.push(format!(
+                    "the profile's {days} days exceed policy.max_days; valid for {max} days"
+                ));
+                days = max;
+            }
+            _ => policy.check_days(days)?,
+        }
         let (_, mut not_after) = x509::validity_window(now, days);
         if not_after > ca.not_after {
             let left = x509::days_left(ca.not_after, now);
@@ -159,9 +177,9 @@ impl LeafSpec {
     }
 
     /// Signs a leaf for `public_key` under this spec.
-    pub fn sign(&self, ca: &Ca, public_key: &impl PublicKeyData) -> Result<Signed> {
+    pub fn sign(&self, ca: &Ca, public_key: &impl PublicKeyData, key: &KeyInfo) -> Result<Signed> {
         let now = x509::now();
-        let (not_after, warnings) = self.check(ca, now)?;
+        let (not_after, warnings) = self.check(ca, key, now)?;
         let params = self.params(ca, not_after, now, keys::is_rsa(public_key))?;
         let cert = params.signed_by(public_key, &ca.issuer)?;
         let serial = params
@@ -200,7 +218,7 @@ impl OutFiles {
         }
     }
 
-    fn all(&self) -> impl Iterator<Item = &Path> {
+    pub fn all(&self) -> impl Iterator<Item = &Path> {
         [
             Some(&self.cert),
             self.key.as_ref(),
@@ -218,8 +236,11 @@ impl OutFiles {
 pub struct Issued {
     pub names: Vec<Name>,
     pub profile: String,
+    /// Type of the key minica made; None for a CSR's key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_type: Option<KeyType>,
+    /// The certified key, described: "ecdsa-p256", "RSA-2048"...
+    pub key: String,
     pub serial: String,
     #[serde(with = "time::serde::rfc3339")]
     pub not_before: OffsetDateTime,
@@ -244,20 +265,30 @@ pub fn issue_with_new_key(
     out_dir: &Path,
     force: bool,
 ) -> Result<Issued> {
-    spec.check(ca, x509::now())?;
+    let info = KeyInfo::of_type(key_type);
+    spec.check(ca, &info, x509::now())?;
     let files = OutFiles::in_dir(out_dir, true);
     fsx::refuse_existing(files.all(), force, None)?;
     let key = key_type.generate()?;
-    let signed = spec.sign(ca, &key)?;
+    let signed = spec.sign(ca, &key, &info)?;
     let key_pem = keys::pkcs8_pem(&key);
-    write_and_record(ca, spec, signed, Some((key_type, key_pem)), files, force)
+    write_and_record(
+        ca,
+        spec,
+        signed,
+        Some((key_type, key_pem)),
+        &info,
+        files,
+        force,
+    )
 }
 
-fn write_and_record(
+pub fn write_and_record(
     ca: &Ca,
     spec: &LeafSpec,
     signed: Signed,
     key: Option<(KeyType, String)>,
+    key_info: &KeyInfo,
     files: OutFiles,
     force: bool,
 ) -> Result<Issued> {
@@ -297,7 +328,7 @@ fn write_and_record(
                 serial: signed.serial.clone(),
                 names: spec.names.iter().map(Name::to_string).collect(),
                 profile: spec.profile_name.clone(),
-                key_type: key_type.map(|k| k.to_string()),
+                key_type: Some(key_info.to_string()),
                 not_before: x509::rfc3339(signed.not_before),
                 not_after: x509::rfc3339(signed.not_after),
                 issued_at: x509::rfc3339(x509::now()),
@@ -309,10 +340,66 @@ fn write_and_record(
         names: spec.names.clone(),
         profile: spec.profile_name.clone(),
         key_type,
+        key: key_info.to_string(),
         serial: signed.serial,
         not_before: signed.not_before,
         not_after: signed.not_after,
         files,
         warnings: signed.warnings,
     })
+}
+
+/// Signs the CSR in `csr_path` under `spec`'s profile, adding `spec.names`
+/// after the names the CSR asks for, and writes cert.pem, chain.pem and ca.pem (there is no
+/// key: it stays with the CSR's owner) into `out_dir`, default
+/// `./<first name>`. The CSR's own signature must verify; its key must pass
+/// the policy; only its key and names are used.
+pub fn issue_from_csr(
+    ca: &Ca,
+    csr_path: &Path,
+    mut spec: LeafSpec,
+    out_dir: Option<PathBuf>,
+    force: bool,
+) -> Result<Issued> {
+    let bytes = fsx::read(csr_path)?;
+    let req = crate::csr::read(csr_path, &bytes)?;
+    // The key first: a weak key is refused for being weak, not because its
+    // signature cannot be checked.
+    ca.policy().check_key(&req.key)?;
+    if let Err(why) = &req.signature {
+        return Err(Error::bad_file_fix(
+            csr_path,
+            format!("{why}: the CSR was altered or is corrupt"),
+            "make the CSR again",
+        ));
+    }
+    let mut names = req.names.clone();
+    for n in spec.names.drain(..) {
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    spec.names = names;
+    if spec.names.is_empty() {
+        return Err(Error::bad_file_fix(
+            csr_path,
+            "the CSR names nothing to certify (no subjectAltName and no CommonName)",
+            "add names with --name",
+        ));
+    }
+    let spki = rcgen::SubjectPublicKeyInfo::from_der(&req.spki_der).map_err(|_| {
+        Error::bad_file(
+            csr_path,
+            format!("the CSR's key ({}) is not supported", req.key),
+        )
+    })?;
+    let out_dir = out_dir.unwrap_or_else(|| default_out_dir(&spec.names));
+    let files = OutFiles::in_dir(&out_dir, false);
+    spec.check(ca, &req.key, x509::now())?;
+    fsx::refuse_existing(files.all(), force, None)?;
+    let mut signed = spec.sign(ca, &spki, &req.key)?;
+    let mut warnings = req.dropped(&spec.profile);
+    warnings.append(&mut signed.warnings);
+    signed.warnings = warnings;
+    write_and_record(ca, &spec, signed, None, &req.key, files, force)
 }

@@ -6,11 +6,13 @@
 pub mod ca;
 pub mod config;
 pub mod constraints;
+pub mod csr;
 pub mod error;
 pub mod fsx;
 pub mod issue;
 pub mod keys;
 pub mod names;
+pub mod policy;
 pub mod profile;
 pub mod record;
 pub mod x509;

@@ -13,8 +13,14 @@ use super::{Global, Output, show_path};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// DNS names, *.wildcards, IP addresses, emails or URIs; the first is also the CommonName
-    #[arg(required = true, value_name = "NAME")]
+    #[arg(required_unless_present = "csr", value_name = "NAME")]
     names: Vec<String>,
+    /// Sign this certificate signing request (PEM or DER) instead of making a key
+    #[arg(long, value_name = "FILE")]
+    csr: Option<PathBuf>,
+    /// With --csr: a name to add to those the CSR asks for; repeatable
+    #[arg(long = "name", value_name = "NAME", requires = "csr")]
+    extra_names: Vec<String>,
     /// A client certificate for mutual TLS (the "client" profile: clientAuth only)
     #[arg(long, conflicts_with = "profile")]
     client: bool,
@@ -58,15 +64,35 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
         (None, false) => ca.config.issue.profile.clone(),
     };
     let (profile, _) = profile::load(&profile_name, &dir)?;
-    let key_type = args.key_type.unwrap_or(ca.config.issue.key_type);
-    let out_dir = args.out.unwrap_or_else(|| issue::default_out_dir(&names));
-    let spec = LeafSpec {
-        names,
-        profile_name,
-        profile,
-        days: args.days,
+    let issued = match &args.csr {
+        Some(csr) => {
+            if args.key_type.is_some() {
+                return Err(minica::Error::usage(
+                    "--key-type cannot be used with --csr: the key is the CSR's",
+                ));
+            }
+            let mut extra = names;
+            extra.extend(names::parse_all(&args.extra_names)?);
+            let spec = LeafSpec {
+                names: extra,
+                profile_name,
+                profile,
+                days: args.days,
+            };
+            issue::issue_from_csr(&ca, csr, spec, args.out, args.force)?
+        }
+        None => {
+            let key_type = args.key_type.unwrap_or(ca.config.issue.key_type);
+            let out_dir = args.out.unwrap_or_else(|| issue::default_out_dir(&names));
+            let spec = LeafSpec {
+                names,
+                profile_name,
+                profile,
+                days: args.days,
+            };
+            issue::issue_with_new_key(&ca, &spec, key_type, &out_dir, args.force)?
+        }
     };
-    let issued = issue::issue_with_new_key(&ca, &spec, key_type, &out_dir, args.force)?;
     for w in &issued.warnings {
         out.warn(w);
     }
@@ -76,7 +102,7 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
         "Issued a {} certificate for {} ({}, serial {}), valid until {}.",
         issued.profile,
         shown.join(", "),
-        key_type,
+        issued.key,
         &issued.serial,
         x509::date(issued.not_after),
     )];

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use minica::error::{Error, Result, exit};
 
+mod csr;
 mod init;
 mod issue;
 mod list;
@@ -51,6 +52,7 @@ pub enum Command {
     Init(init::Args),
     Issue(issue::Args),
     List(list::Args),
+    Csr(csr::Args),
 }
 
 impl Cli {
@@ -67,6 +69,7 @@ impl Cli {
             Command::Init(a) => init::run(a, &self.global, &out),
             Command::Issue(a) => issue::run(a, &self.global, &out),
             Command::List(a) => list::run(a, &self.global, &out),
+            Command::Csr(a) => csr::run(a, &self.global, &out),
         }?;
         Ok(exit::OK)
     }
