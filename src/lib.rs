@@ -4,6 +4,7 @@
 //! src/cli/) only parses arguments, calls one function here, and prints.
 
 pub mod ca;
+pub mod certs;
 pub mod config;
 pub mod constraints;
 pub mod csr;
@@ -12,9 +13,11 @@ pub mod fsx;
 pub mod issue;
 pub mod keys;
 pub mod names;
+pub mod password;
 pub mod policy;
 pub mod profile;
 pub mod record;
+pub mod stores;
 pub mod x509;
 
 pub use error::{Error, Result};

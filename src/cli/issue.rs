@@ -7,6 +7,7 @@ use minica::issue::{self, LeafSpec};
 use minica::keys::KeyType;
 use minica::{ca, names, profile, x509};
 
+use super::stores::{FormatArgs, PasswordArgs, default_path, write};
 use super::{Global, Output, show_path};
 
 /// Issue a certificate: a new key and a leaf signed by the CA
@@ -36,6 +37,16 @@ pub struct Args {
     /// Output directory [default: ./<first name>]
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Also write keystore.<format> (key and chain) beside the certificate
+    #[arg(long)]
+    keystore: bool,
+    /// Also write truststore.<format> (the CA's root) beside the certificate
+    #[arg(long)]
+    truststore: bool,
+    #[command(flatten)]
+    store_format: FormatArgs,
+    #[command(flatten)]
+    password: PasswordArgs,
     /// Replace existing files in the output directory
     #[arg(long)]
     force: bool,
@@ -64,6 +75,42 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
         (None, false) => ca.config.issue.profile.clone(),
     };
     let (profile, _) = profile::load(&profile_name, &dir)?;
+    if args.keystore && args.csr.is_some() {
+        return Err(minica::Error::usage(
+            "--keystore needs the key, which stays with the CSR's owner; use --truststore alone",
+        ));
+    }
+    // Everything that can fail for want of input fails before anything is written.
+    let format = args.store_format.format;
+    let out_dir_guess = args.out.clone().unwrap_or_else(|| match &args.csr {
+        Some(_) => PathBuf::new(),
+        None => issue::default_out_dir(&names),
+    });
+    let store_paths: Vec<(bool, PathBuf)> = [
+        (
+            args.keystore,
+            default_path(&out_dir_guess, "keystore", format),
+        ),
+        (
+            args.truststore,
+            default_path(&out_dir_guess, "truststore", format),
+        ),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .collect();
+    if args.csr.is_none() || args.out.is_some() {
+        minica::fsx::refuse_existing(
+            store_paths.iter().map(|(_, p)| p.as_path()),
+            args.force,
+            None,
+        )?;
+    }
+    let password = if store_paths.is_empty() {
+        None
+    } else {
+        args.password.get(format, out)?
+    };
     let issued = match &args.csr {
         Some(csr) => {
             if args.key_type.is_some() {
@@ -96,6 +143,41 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
     for w in &issued.warnings {
         out.warn(w);
     }
+    let out_dir = issued
+        .files
+        .cert
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let password = password.as_deref().map(String::as_str);
+    let mut stores_written = Vec::new();
+    if args.keystore {
+        let f = &issued.files;
+        let key = f.key.as_ref().expect("a new key was made");
+        let entry = minica::stores::key_entry_from_files(
+            &args.names[0],
+            &f.cert,
+            key,
+            &[f.chain.as_path(), f.ca.as_path()],
+        )?;
+        let bytes =
+            minica::stores::write_keystore(format, &entry, password, args.store_format.pkcs12())?;
+        let path = default_path(&out_dir, "keystore", format);
+        write(&path, &bytes, true, args.force)?;
+        stores_written.push(("keystore", path));
+    }
+    if args.truststore {
+        let trusted = super::truststore::entries(&dir, &[])?;
+        let bytes = minica::stores::write_truststore(
+            format,
+            &trusted,
+            password,
+            args.store_format.pkcs12(),
+        )?;
+        let path = default_path(&out_dir, "truststore", format);
+        write(&path, &bytes, false, args.force)?;
+        stores_written.push(("truststore", path));
+    }
     let shown: Vec<String> = issued.names.iter().map(|n| n.to_string()).collect();
     let f = &issued.files;
     let mut lines = vec![format!(
@@ -112,9 +194,15 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
     }
     lines.push(format!("  chain  {}", show_path(&f.chain)));
     lines.push(format!("  ca     {}", show_path(&f.ca)));
+    for (kind, path) in &stores_written {
+        lines.push(format!("  {kind:<6} {}", show_path(path)));
+    }
     out.text(lines.join("\n"));
     let mut value = serde_json::to_value(&issued).expect("issued serializes");
     value["ca_created"] = created.into();
+    for (kind, path) in &stores_written {
+        value["files"][*kind] = serde_json::json!(path);
+    }
     out.json(&value);
     Ok(())
 }

@@ -9,7 +9,10 @@ use minica::error::{Error, Result, exit};
 mod csr;
 mod init;
 mod issue;
+mod keystore;
 mod list;
+mod stores;
+mod truststore;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -53,6 +56,8 @@ pub enum Command {
     Issue(issue::Args),
     List(list::Args),
     Csr(csr::Args),
+    Keystore(keystore::Args),
+    Truststore(truststore::Args),
 }
 
 impl Cli {
@@ -70,6 +75,8 @@ impl Cli {
             Command::Issue(a) => issue::run(a, &self.global, &out),
             Command::List(a) => list::run(a, &self.global, &out),
             Command::Csr(a) => csr::run(a, &self.global, &out),
+            Command::Keystore(a) => keystore::run(a, &self.global, &out),
+            Command::Truststore(a) => truststore::run(a, &self.global, &out),
         }?;
         Ok(exit::OK)
     }

@@ -187,6 +187,28 @@ pub fn x509_text(cert: &Path) -> String {
         .stdout
 }
 
+/// Compiles tests/java/TlsPeer.java once per test binary; returns the
+/// directory holding the class, for `java -cp`.
+pub fn java_peer() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("minica-java-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/java/TlsPeer.java");
+        run("javac", &["-d", dir.to_str().unwrap(), src]).ok();
+        dir
+    })
+    .clone()
+}
+
+/// Runs the Java peer to completion.
+pub fn java(args: &[&str]) -> Run {
+    let cp = java_peer();
+    let mut all = vec!["-cp", cp.to_str().unwrap(), "TlsPeer"];
+    all.extend_from_slice(args);
+    run("java", &all)
+}
+
 /// Every file under `dir` with its content and mode, to show nothing changed.
 pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
     let mut map = BTreeMap::new();
@@ -243,6 +265,23 @@ impl Background {
         Background {
             child,
             what: format!("{tool} {}", args.join(" ")),
+        }
+    }
+
+    /// Reads lines of the process's stdout until one starts with `prefix`,
+    /// and returns the rest of it (e.g. a port number it printed).
+    pub fn read_until(&mut self, prefix: &str) -> String {
+        use std::io::BufRead;
+        let stdout = self.child.stdout.as_mut().expect("stdout is piped");
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = reader.read_line(&mut line).unwrap();
+            assert!(n > 0, "{} ended before printing {prefix:?}", self.what);
+            if let Some(rest) = line.strip_prefix(prefix) {
+                return rest.trim().to_string();
+            }
         }
     }
 

@@ -1,0 +1,101 @@
+//! Arguments and steps shared by the commands that write stores: `keystore`,
+//! `truststore`, and `issue --keystore --truststore`.
+
+use std::path::{Path, PathBuf};
+
+use minica::error::Result;
+use minica::password::{self, Purpose, Secret, Source};
+use minica::stores::{self, Format, Pkcs12Options};
+use minica::{Error, fsx};
+
+use super::Output;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct PasswordArgs {
+    /// Read the store password from the first line of FILE
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// Read the store password from the environment variable VAR
+    /// [default: MINICA_STORE_PASSWORD when it is set]
+    #[arg(long, value_name = "VAR")]
+    password_env: Option<String>,
+    /// Read the store password from the first line of standard input
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct FormatArgs {
+    /// Store format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// PKCS#12 in the old 3DES + SHA-1 MAC form, for Java 8, macOS Keychain and iOS
+    #[arg(long)]
+    compat: bool,
+    /// PKCS#12 key-derivation iterations
+    #[arg(long, default_value_t = stores::DEFAULT_ITERATIONS, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    iterations: u32,
+}
+
+impl FormatArgs {
+    pub fn pkcs12(&self) -> Pkcs12Options {
+        Pkcs12Options {
+            compat: self.compat,
+            iterations: self.iterations,
+        }
+    }
+
+    /// What protects the store, for reports.
+    pub fn protection(&self) -> &'static str {
+        match (self.format, self.compat) {
+            (Format::P12, false) => "PBES2 AES-256-CBC, PBKDF2-HMAC-SHA256, HMAC-SHA256 MAC",
+            (Format::P12, true) => "3DES (PBE-SHA1-3DES), HMAC-SHA1 MAC",
+            (Format::Jks, _) => "JKS (Sun KeyProtector, SHA-1 integrity)",
+            (Format::Pem, _) => "none (file mode only)",
+        }
+    }
+}
+
+impl PasswordArgs {
+    /// The store password, or None for PEM, which is not encrypted.
+    pub fn get(&self, format: Format, out: &Output) -> Result<Option<Secret>> {
+        if format == Format::Pem {
+            return Ok(None);
+        }
+        let source = Source {
+            file: self.password_file.clone(),
+            env: self.password_env.clone(),
+            stdin: self.password_stdin,
+        };
+        let secret = source.get(&Purpose {
+            what: "store password",
+            default_env: password::STORE_PASSWORD_ENV,
+            confirm: true,
+        })?;
+        if let Some(w) = password::keytool_warning(&secret) {
+            out.warn(w);
+        }
+        if format == Format::P12
+            && let Some(w) = password::java_pkcs12_warning(&secret)
+        {
+            out.warn(w);
+        }
+        Ok(Some(secret))
+    }
+}
+
+/// Writes a store file atomically; keystores hold a key, so 0600.
+pub fn write(path: &Path, bytes: &[u8], private: bool, force: bool) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        return Err(Error::bad_file(dir, "no such directory"));
+    }
+    let mode = if private { fsx::PRIVATE } else { fsx::PUBLIC };
+    fsx::write_all(&[(path.to_path_buf(), bytes.to_vec(), mode)], force)
+}
+
+/// `<dir>/<stem>.<ext>`.
+pub fn default_path(dir: &Path, stem: &str, format: Format) -> PathBuf {
+    dir.join(format!("{stem}.{}", format.extension()))
+}

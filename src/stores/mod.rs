@@ -1,0 +1,283 @@
+//! Keystores (a party's own key and chain) and truststores (only the CA
+//! certificates it trusts), in the formats Java, OpenSSL and curl read.
+
+pub mod jks;
+pub mod pkcs12;
+
+use std::path::Path;
+
+use rustls_pki_types::CertificateDer;
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// PKCS#12: Java 9+, OpenSSL, curl, browsers, macOS
+    #[default]
+    P12,
+    /// Java KeyStore: the older Java format (Java 8 default)
+    Jks,
+    /// PEM: the key followed by the chain, or a bundle of CA certificates
+    Pem,
+}
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::P12 => "p12",
+            Format::Jks => "jks",
+            Format::Pem => "pem",
+        }
+    }
+
+    /// Tells a store's format from its first bytes.
+    pub fn detect(bytes: &[u8]) -> Option<Format> {
+        if bytes.starts_with(&jks::MAGIC.to_be_bytes()) {
+            Some(Format::Jks)
+        } else if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
+            Some(Format::Pem)
+        } else if bytes.first() == Some(&0x30) {
+            Some(Format::P12)
+        } else {
+            None
+        }
+    }
+}
+
+/// How a PKCS#12 file is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pkcs12Options {
+    /// 3DES + HMAC-SHA1 instead of AES-256 + HMAC-SHA256: for Java 8 before
+    /// 8u301, macOS Keychain and iOS, which cannot read the modern form.
+    pub compat: bool,
+    /// PBKDF2 / PKCS#12 KDF iterations.
+    pub iterations: u32,
+}
+
+/// Java 17's default for PKCS#12 (keystore.pkcs12.*IterationCount).
+pub const DEFAULT_ITERATIONS: u32 = 10_000;
+
+impl Default for Pkcs12Options {
+    fn default() -> Self {
+        Pkcs12Options {
+            compat: false,
+            iterations: DEFAULT_ITERATIONS,
+        }
+    }
+}
+
+/// A private key (PKCS#8 DER) and its chain, leaf first.
+pub struct KeyEntry {
+    pub alias: String,
+    pub key_pkcs8: Zeroizing<Vec<u8>>,
+    pub chain: Vec<CertificateDer<'static>>,
+}
+
+/// A certificate trusted as an anchor.
+#[derive(Debug, Clone)]
+pub struct TrustedEntry {
+    pub alias: String,
+    pub cert: CertificateDer<'static>,
+}
+
+/// Java folds aliases to lower case: "MyRoot" and "myroot" would collapse
+/// into one entry. Aliases are written lower-case, with spaces and other
+/// separators as '-', so what minica reports is what keytool shows.
+pub fn alias_for(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | '@') {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out = out.trim_matches(['-', '.']).to_string();
+    if out.is_empty() { "entry".into() } else { out }
+}
+
+/// Makes aliases unique by suffixing -2, -3...
+pub fn dedupe_aliases(entries: &mut [TrustedEntry]) {
+    let mut seen: Vec<String> = Vec::new();
+    for e in entries.iter_mut() {
+        let base = e.alias.clone();
+        let mut n = 2;
+        while seen.contains(&e.alias) {
+            e.alias = format!("{base}-{n}");
+            n += 1;
+        }
+        seen.push(e.alias.clone());
+    }
+}
+
+/// Encodes a keystore. `password` is required for p12 and jks.
+pub fn write_keystore(
+    format: Format,
+    entry: &KeyEntry,
+    password: Option<&str>,
+    opts: Pkcs12Options,
+) -> Result<Zeroizing<Vec<u8>>> {
+    match format {
+        Format::P12 => pkcs12::write_keystore(entry, need(password)?, opts),
+        Format::Jks => jks::write(Some(entry), &[], need(password)?),
+        Format::Pem => {
+            let mut pem = crate::keys::pem_encode("PRIVATE KEY", entry.key_pkcs8.to_vec());
+            for c in &entry.chain {
+                pem.push_str(&crate::keys::pem_encode("CERTIFICATE", c.to_vec()));
+            }
+            Ok(Zeroizing::new(pem.into_bytes()))
+        }
+    }
+}
+
+/// Encodes a truststore: trusted certificates only, no keys.
+pub fn write_truststore(
+    format: Format,
+    entries: &[TrustedEntry],
+    password: Option<&str>,
+    opts: Pkcs12Options,
+) -> Result<Vec<u8>> {
+    match format {
+        Format::P12 => pkcs12::write_truststore(entries, need(password)?, opts),
+        Format::Jks => Ok(jks::write(None, entries, need(password)?)?.to_vec()),
+        Format::Pem => Ok(entries
+            .iter()
+            .map(|e| crate::keys::pem_encode("CERTIFICATE", e.cert.to_vec()))
+            .collect::<String>()
+            .into_bytes()),
+    }
+}
+
+fn need(password: Option<&str>) -> Result<&str> {
+    password.ok_or_else(|| Error::usage("this store format needs a password"))
+}
+
+/// What a store holds, as read back.
+#[derive(Debug, Default)]
+pub struct Contents {
+    pub keys: Vec<(String, Vec<CertificateDer<'static>>)>,
+    pub key_pkcs8: Vec<Zeroizing<Vec<u8>>>,
+    pub trusted: Vec<TrustedEntry>,
+    /// PKCS#12 certificates that are neither a key's chain nor marked
+    /// trusted: Java ignores them (an `openssl pkcs12 -export -nokeys` file).
+    pub untrusted: Vec<CertificateDer<'static>>,
+}
+
+/// Reads a PKCS#12, JKS or PEM store. A wrong password is one sentence.
+pub fn read(path: &Path, bytes: &[u8], password: Option<&str>) -> Result<Contents> {
+    match Format::detect(bytes) {
+        Some(Format::Jks) => jks::read(path, bytes, need(password)?),
+        Some(Format::P12) => pkcs12::read(path, bytes, need(password)?),
+        Some(Format::Pem) => {
+            let certs = crate::certs::parse(path, bytes)?;
+            Ok(Contents {
+                trusted: certs
+                    .into_iter()
+                    .map(|c| TrustedEntry {
+                        alias: crate::certs::display_name(&c)
+                            .map(|n| alias_for(&n))
+                            .unwrap_or_default(),
+                        cert: c,
+                    })
+                    .collect(),
+                ..Contents::default()
+            })
+        }
+        None => Err(Error::bad_file(
+            path,
+            "is not a keystore (expected PKCS#12, JKS or PEM)",
+        )),
+    }
+}
+
+/// Builds a key entry from files: the certificate (its first certificate is
+/// the leaf), optional further chain certificates and root, and the key,
+/// which must belong to the leaf. Duplicates in the chain are dropped.
+pub fn key_entry_from_files(
+    alias: &str,
+    cert: &Path,
+    key: &Path,
+    extra: &[&Path],
+) -> Result<KeyEntry> {
+    let mut chain = crate::certs::read(cert)?;
+    for p in extra {
+        for c in crate::certs::read(p)? {
+            if !chain.contains(&c) {
+                chain.push(c);
+            }
+        }
+    }
+    let key_bytes = Zeroizing::new(crate::fsx::read(key)?);
+    let pair = crate::keys::load_pem(key, &key_bytes)?;
+    let (_, leaf) = <x509_parser::certificate::X509Certificate as x509_parser::prelude::FromDer<
+        x509_parser::error::X509Error,
+    >>::from_der(&chain[0])
+    .map_err(|_| Error::bad_file(cert, "the certificate is corrupt"))?;
+    use rcgen::PublicKeyData;
+    if pair.subject_public_key_info() != leaf.public_key().raw {
+        return Err(Error::bad_file_fix(
+            key,
+            format!(
+                "this key does not belong to the certificate {}",
+                cert.display()
+            ),
+            "give the key the certificate was issued for",
+        ));
+    }
+    Ok(KeyEntry {
+        alias: alias_for(alias),
+        key_pkcs8: Zeroizing::new(crate::keys::pkcs8_der(&pair)),
+        chain,
+    })
+}
+
+/// The trusted entries of a truststore: each certificate of each file,
+/// aliased by its name (lower-case, made unique), identical ones once.
+pub fn trusted_from_files(files: &[&Path]) -> Result<Vec<TrustedEntry>> {
+    let mut out: Vec<TrustedEntry> = Vec::new();
+    for f in files {
+        for cert in crate::certs::read(f)? {
+            if out.iter().any(|e| e.cert == cert) {
+                continue;
+            }
+            let alias = crate::certs::display_name(&cert)
+                .map(|n| alias_for(&n))
+                .unwrap_or_else(|| "ca".into());
+            out.push(TrustedEntry { alias, cert });
+        }
+    }
+    dedupe_aliases(&mut out);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_are_lower_case_and_unique() {
+        assert_eq!(alias_for("My Root CA"), "my-root-ca");
+        assert_eq!(alias_for("*.Example.test"), "example.test");
+        let c = CertificateDer::from(vec![]);
+        let mut e = vec![
+            TrustedEntry {
+                alias: "a".into(),
+                cert: c.clone(),
+            },
+            TrustedEntry {
+                alias: "a".into(),
+                cert: c.clone(),
+            },
+            TrustedEntry {
+                alias: "a".into(),
+                cert: c,
+            },
+        ];
+        dedupe_aliases(&mut e);
+        let got: Vec<_> = e.iter().map(|e| e.alias.as_str()).collect();
+        assert_eq!(got, ["a", "a-2", "a-3"]);
+    }
+}
