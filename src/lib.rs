@@ -10,6 +10,7 @@ pub mod constraints;
 pub mod csr;
 pub mod error;
 pub mod fsx;
+pub mod inspect;
 pub mod issue;
 pub mod keys;
 pub mod names;
@@ -18,6 +19,7 @@ pub mod policy;
 pub mod profile;
 pub mod record;
 pub mod stores;
+pub mod verify;
 pub mod x509;
 
 pub use error::{Error, Result};

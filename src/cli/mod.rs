@@ -8,11 +8,13 @@ use minica::error::{Error, Result, exit};
 
 mod csr;
 mod init;
+mod inspect;
 mod issue;
 mod keystore;
 mod list;
 mod stores;
 mod truststore;
+mod verify;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -58,6 +60,8 @@ pub enum Command {
     Csr(csr::Args),
     Keystore(keystore::Args),
     Truststore(truststore::Args),
+    Verify(verify::Args),
+    Inspect(inspect::Args),
 }
 
 impl Cli {
@@ -77,6 +81,8 @@ impl Cli {
             Command::Csr(a) => csr::run(a, &self.global, &out),
             Command::Keystore(a) => keystore::run(a, &self.global, &out),
             Command::Truststore(a) => truststore::run(a, &self.global, &out),
+            Command::Verify(a) => return verify::run(a, &self.global, &out),
+            Command::Inspect(a) => inspect::run(a, &self.global, &out),
         }?;
         Ok(exit::OK)
     }

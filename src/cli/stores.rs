@@ -57,17 +57,29 @@ impl FormatArgs {
 }
 
 impl PasswordArgs {
+    fn source(&self) -> Source {
+        Source {
+            file: self.password_file.clone(),
+            env: self.password_env.clone(),
+            stdin: self.password_stdin,
+        }
+    }
+
+    /// The password of an existing store, to open it.
+    pub fn get_to_open(&self) -> Result<Secret> {
+        self.source().get(&Purpose {
+            what: "store password",
+            default_env: password::STORE_PASSWORD_ENV,
+            confirm: false,
+        })
+    }
+
     /// The store password, or None for PEM, which is not encrypted.
     pub fn get(&self, format: Format, out: &Output) -> Result<Option<Secret>> {
         if format == Format::Pem {
             return Ok(None);
         }
-        let source = Source {
-            file: self.password_file.clone(),
-            env: self.password_env.clone(),
-            stdin: self.password_stdin,
-        };
-        let secret = source.get(&Purpose {
+        let secret = self.source().get(&Purpose {
             what: "store password",
             default_env: password::STORE_PASSWORD_ENV,
             confirm: true,

@@ -1,0 +1,160 @@
+//! `minica inspect`: what is in a certificate, CSR, key or store. Private
+//! key material is never printed.
+
+use std::path::PathBuf;
+
+use minica::error::Result;
+use minica::inspect::{self, CertInfo, Item};
+use minica::{fsx, x509};
+use serde_json::json;
+
+use super::stores::PasswordArgs;
+use super::{Global, Output};
+
+/// Describe a certificate, CSR, key or keystore/truststore
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The file to describe
+    file: PathBuf,
+    #[command(flatten)]
+    password: PasswordArgs,
+}
+
+fn cert_text(i: &CertInfo) -> String {
+    let mut s = String::new();
+    let mut line = |k: &str, v: String| {
+        if !v.is_empty() {
+            s.push_str(&format!("  {k:<18} {v}\n"));
+        }
+    };
+    line("subject", i.subject.clone());
+    line(
+        "issuer",
+        if i.self_signed {
+            format!("{} (self-signed)", i.issuer)
+        } else {
+            i.issuer.clone()
+        },
+    );
+    line("serial", i.serial.clone());
+    line(
+        "validity",
+        format!(
+            "{} to {} ({})",
+            x509::rfc3339(i.not_before),
+            x509::rfc3339(i.not_after),
+            if i.days_left < 0 {
+                format!("expired {} days ago", -i.days_left)
+            } else {
+                format!("{} days left", i.days_left)
+            }
+        ),
+    );
+    line("names", i.subject_alt_names.join(", "));
+    line("key", i.key.clone());
+    line(
+        "basic constraints",
+        if i.is_ca {
+            format!(
+                "CA{}",
+                i.path_len
+                    .map(|p| format!(", path length {p}"))
+                    .unwrap_or_default()
+            )
+        } else {
+            "not a CA".into()
+        },
+    );
+    line("key usage", i.key_usage.join(", "));
+    line("ext. key usage", i.extended_key_usage.join(", "));
+    line("permitted names", i.name_constraints_permitted.join(", "));
+    line("excluded names", i.name_constraints_excluded.join(", "));
+    line("signature", i.signature_algorithm.clone());
+    line("sha-256", i.sha256_fingerprint.clone());
+    s
+}
+
+pub fn run(args: Args, _global: &Global, out: &Output) -> Result<()> {
+    let bytes = fsx::read(&args.file)?;
+    let now = x509::now();
+    let password = || args.password.get_to_open();
+    let shown = args.file.display();
+    match inspect::read_any(&args.file, &bytes, &password)? {
+        Item::Certs(certs) => {
+            let infos: Vec<CertInfo> = certs
+                .iter()
+                .filter_map(|c| inspect::describe_cert(c, now))
+                .collect();
+            let mut text = format!("{shown}: {} certificate(s)\n", infos.len());
+            for (n, i) in infos.iter().enumerate() {
+                text.push_str(&format!("certificate {}\n{}", n + 1, cert_text(i)));
+            }
+            out.text(text.trim_end());
+            out.json(&json!({ "kind": "certificates", "certificates": infos }));
+        }
+        Item::Csr(der) => {
+            let info = inspect::describe_csr(&args.file, &der)?;
+            out.text(format!(
+                "{shown}: certificate signing request\n  subject            {}\n  names              {}\n  key                {}\n  signature          {}{}",
+                info.subject,
+                info.names.join(", "),
+                info.key,
+                if info.signature_valid { "valid" } else { "DOES NOT VERIFY" },
+                if info.asks_for_ca { "\n  asks for           CA:TRUE (minica never grants it)" } else { "" }
+            ));
+            out.json(&json!({ "kind": "csr", "csr": info }));
+        }
+        Item::Key(info, spki) => {
+            let fp = inspect::fingerprint(&spki);
+            out.text(format!(
+                "{shown}: private key\n  key                {info}\n  public key sha-256 {fp}"
+            ));
+            out.json(
+                &json!({ "kind": "private_key", "key": info.to_string(), "public_key_sha256": fp }),
+            );
+        }
+        Item::EncryptedKey => {
+            out.text(format!("{shown}: encrypted private key (PKCS#8)"));
+            out.json(&json!({ "kind": "encrypted_private_key" }));
+        }
+        Item::Store(format, contents) => {
+            let mut text = format!("{shown}: {} store\n", format.extension());
+            let mut keys = Vec::new();
+            for (alias, chain) in &contents.keys {
+                let infos: Vec<CertInfo> = chain
+                    .iter()
+                    .filter_map(|c| inspect::describe_cert(c, now))
+                    .collect();
+                text.push_str(&format!("key entry {alias:?}, chain of {}\n", infos.len()));
+                for i in &infos {
+                    text.push_str(&cert_text(i));
+                }
+                keys.push(json!({ "alias": alias, "chain": infos }));
+            }
+            let mut trusted = Vec::new();
+            for t in &contents.trusted {
+                let info = inspect::describe_cert(&t.cert, now);
+                text.push_str(&format!("trusted entry {:?}\n", t.alias));
+                if let Some(i) = &info {
+                    text.push_str(&cert_text(i));
+                }
+                trusted.push(json!({ "alias": t.alias, "certificate": info }));
+            }
+            if !contents.untrusted.is_empty() {
+                text.push_str(&format!(
+                    "{} certificate(s) without Java's trusted attribute: Java ignores them\n",
+                    contents.untrusted.len()
+                ));
+            }
+            out.text(text.trim_end());
+            out.json(&json!({
+                "kind": "store",
+                "format": format,
+                "keys": keys,
+                "trusted": trusted,
+                "untrusted_certificates": contents.untrusted.len(),
+            }));
+        }
+    }
+    Ok(())
+}

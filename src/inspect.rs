@@ -1,0 +1,322 @@
+//! What is in a file: certificates, a CSR, a key (never its secret part) or
+//! a store, told apart by content rather than by name.
+
+use std::path::Path;
+
+use rustls_pki_types::CertificateDer;
+use serde::Serialize;
+use time::OffsetDateTime;
+use x509_parser::certification_request::X509CertificationRequest;
+use x509_parser::extensions::{GeneralName, ParsedExtension};
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use crate::error::{Error, Result};
+use crate::password::Secret;
+use crate::policy::KeyInfo;
+use crate::stores::{self, Format};
+use crate::x509;
+
+/// A file's content, classified.
+pub enum Item {
+    Certs(Vec<CertificateDer<'static>>),
+    Csr(Vec<u8>),
+    /// A private key: only its public half is kept.
+    Key(KeyInfo, Vec<u8>),
+    EncryptedKey,
+    Store(Format, stores::Contents),
+}
+
+/// Classifies `bytes`. `password` is asked for only when the file is a
+/// PKCS#12 or JKS store.
+pub fn read_any(path: &Path, bytes: &[u8], password: &dyn Fn() -> Result<Secret>) -> Result<Item> {
+    if bytes.is_empty() {
+        return Err(Error::bad_file(path, "is empty"));
+    }
+    match Format::detect(bytes) {
+        Some(Format::Jks) => {
+            let pw = password()?;
+            return Ok(Item::Store(
+                Format::Jks,
+                stores::read(path, bytes, Some(&pw))?,
+            ));
+        }
+        Some(Format::Pem) => {
+            let kind = crate::certs::pem_kind(bytes).unwrap_or_default();
+            return match kind.as_str() {
+                "CERTIFICATE" | "TRUSTED CERTIFICATE" => {
+                    Ok(Item::Certs(crate::certs::parse(path, bytes)?))
+                }
+                "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => {
+                    let blocks = pem::parse_many(bytes).map_err(|_| {
+                        Error::bad_file(path, "is not valid PEM (truncated or corrupt)")
+                    })?;
+                    let der = blocks
+                        .first()
+                        .map(|b| b.contents().to_vec())
+                        .unwrap_or_default();
+                    check_csr(path, &der)?;
+                    Ok(Item::Csr(der))
+                }
+                "ENCRYPTED PRIVATE KEY" => Ok(Item::EncryptedKey),
+                k if k.ends_with("PRIVATE KEY") => key_item(path, bytes),
+                other => Err(Error::bad_file(
+                    path,
+                    format!("holds a PEM {other:?} block, which minica does not read"),
+                )),
+            };
+        }
+        _ => {}
+    }
+    // DER: a certificate, a CSR, else a PKCS#12 file.
+    if let Ok((&[], _)) = X509Certificate::from_der(bytes) {
+        return Ok(Item::Certs(vec![CertificateDer::from(bytes.to_vec())]));
+    }
+    if let Ok((&[], _)) = X509CertificationRequest::from_der(bytes) {
+        return Ok(Item::Csr(bytes.to_vec()));
+    }
+    if bytes.first() == Some(&0x30) && looks_like_pfx(bytes) {
+        let pw = password()?;
+        return Ok(Item::Store(
+            Format::P12,
+            stores::read(path, bytes, Some(&pw))?,
+        ));
+    }
+    Err(Error::bad_file(
+        path,
+        "is not a certificate, CSR, key or keystore minica can read (truncated or corrupt?)",
+    ))
+}
+
+/// A PFX starts SEQUENCE { INTEGER 3, ... }.
+fn looks_like_pfx(bytes: &[u8]) -> bool {
+    let body = match bytes.get(1) {
+        Some(l) if *l < 0x80 => bytes.get(2..),
+        Some(l) => bytes.get(2 + (*l as usize & 0x7f)..),
+        None => None,
+    };
+    body.is_some_and(|b| b.starts_with(&[0x02, 0x01, 0x03]))
+}
+
+fn check_csr(path: &Path, der: &[u8]) -> Result<()> {
+    match X509CertificationRequest::from_der(der) {
+        Ok((&[], _)) => Ok(()),
+        _ => Err(Error::bad_file(
+            path,
+            "is not a valid CSR (truncated or corrupt)",
+        )),
+    }
+}
+
+fn key_item(path: &Path, bytes: &[u8]) -> Result<Item> {
+    use rcgen::PublicKeyData;
+    let pair = crate::keys::load_pem(path, bytes)?;
+    let spki = pair.subject_public_key_info();
+    let info = match x509_parser::x509::SubjectPublicKeyInfo::from_der(&spki) {
+        Ok((_, s)) => KeyInfo::from_spki(&s),
+        Err(_) => {
+            return Err(Error::bad_file(
+                path,
+                "the key's public half cannot be derived",
+            ));
+        }
+    };
+    Ok(Item::Key(info, spki))
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CertInfo {
+    pub subject: String,
+    pub issuer: String,
+    pub serial: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_before: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    pub days_left: i64,
+    pub self_signed: bool,
+    pub is_ca: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_len: Option<u32>,
+    pub subject_alt_names: Vec<String>,
+    pub key_usage: Vec<String>,
+    pub extended_key_usage: Vec<String>,
+    pub name_constraints_permitted: Vec<String>,
+    pub name_constraints_excluded: Vec<String>,
+    pub key: String,
+    pub signature_algorithm: String,
+    pub sha256_fingerprint: String,
+}
+
+fn general_name(n: &GeneralName<'_>) -> String {
+    match n {
+        GeneralName::DNSName(d) => format!("DNS:{d}"),
+        GeneralName::RFC822Name(e) => format!("email:{e}"),
+        GeneralName::URI(u) => format!("URI:{u}"),
+        GeneralName::IPAddress(b) => match b.len() {
+            4 => format!(
+                "IP:{}",
+                std::net::IpAddr::from(<[u8; 4]>::try_from(*b).expect("4"))
+            ),
+            16 => format!(
+                "IP:{}",
+                std::net::IpAddr::from(<[u8; 16]>::try_from(*b).expect("16"))
+            ),
+            8 | 32 => {
+                let half = b.len() / 2;
+                let ip = if half == 4 {
+                    std::net::IpAddr::from(<[u8; 4]>::try_from(&b[..4]).expect("4"))
+                } else {
+                    std::net::IpAddr::from(<[u8; 16]>::try_from(&b[..16]).expect("16"))
+                };
+                let len: u32 = b[half..].iter().map(|x| x.count_ones()).sum();
+                format!("IP:{ip}/{len}")
+            }
+            _ => "IP:?".into(),
+        },
+        other => format!("{other}"),
+    }
+}
+
+pub fn fingerprint(der: &[u8]) -> String {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
+    d.as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn signature_name(oid: &str) -> String {
+    match oid {
+        "1.2.840.10045.4.3.2" => "ecdsa-with-SHA256",
+        "1.2.840.10045.4.3.3" => "ecdsa-with-SHA384",
+        "1.2.840.10045.4.3.4" => "ecdsa-with-SHA512",
+        "1.2.840.10045.4.1" => "ecdsa-with-SHA1",
+        "1.2.840.113549.1.1.11" => "sha256WithRSAEncryption",
+        "1.2.840.113549.1.1.12" => "sha384WithRSAEncryption",
+        "1.2.840.113549.1.1.13" => "sha512WithRSAEncryption",
+        "1.2.840.113549.1.1.5" => "sha1WithRSAEncryption",
+        "1.2.840.113549.1.1.10" => "RSASSA-PSS",
+        "1.3.101.112" => "Ed25519",
+        other => return other.to_string(),
+    }
+    .to_string()
+}
+
+pub fn describe_cert(der: &[u8], now: OffsetDateTime) -> Option<CertInfo> {
+    let (_, c) = X509Certificate::from_der(der).ok()?;
+    let mut info = CertInfo {
+        subject: c.subject().to_string(),
+        issuer: c.issuer().to_string(),
+        serial: x509::hex(c.raw_serial()),
+        not_before: c.validity().not_before.to_datetime(),
+        not_after: c.validity().not_after.to_datetime(),
+        days_left: x509::days_left(c.validity().not_after.to_datetime(), now),
+        self_signed: c.subject().as_raw() == c.issuer().as_raw(),
+        is_ca: false,
+        path_len: None,
+        subject_alt_names: Vec::new(),
+        key_usage: Vec::new(),
+        extended_key_usage: Vec::new(),
+        name_constraints_permitted: Vec::new(),
+        name_constraints_excluded: Vec::new(),
+        key: KeyInfo::from_spki(c.public_key()).to_string(),
+        signature_algorithm: signature_name(&c.signature_algorithm.algorithm.to_id_string()),
+        sha256_fingerprint: fingerprint(der),
+    };
+    if info.key == "rsa" {
+        info.key = "RSA".into();
+    }
+    for ext in c.extensions() {
+        match ext.parsed_extension() {
+            ParsedExtension::SubjectAlternativeName(san) => {
+                info.subject_alt_names = san.general_names.iter().map(general_name).collect();
+            }
+            ParsedExtension::BasicConstraints(bc) => {
+                info.is_ca = bc.ca;
+                info.path_len = bc.path_len_constraint;
+            }
+            ParsedExtension::KeyUsage(ku) => {
+                info.key_usage = ku
+                    .to_string()
+                    .split(", ")
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect();
+            }
+            ParsedExtension::ExtendedKeyUsage(e) => {
+                for (on, n) in [
+                    (e.any, "anyExtendedKeyUsage"),
+                    (e.server_auth, "serverAuth"),
+                    (e.client_auth, "clientAuth"),
+                    (e.code_signing, "codeSigning"),
+                    (e.email_protection, "emailProtection"),
+                    (e.time_stamping, "timeStamping"),
+                    (e.ocsp_signing, "OCSPSigning"),
+                ] {
+                    if on {
+                        info.extended_key_usage.push(n.into());
+                    }
+                }
+                info.extended_key_usage
+                    .extend(e.other.iter().map(|o| o.to_id_string()));
+            }
+            ParsedExtension::NameConstraints(nc) => {
+                info.name_constraints_permitted = nc
+                    .permitted_subtrees
+                    .iter()
+                    .flatten()
+                    .map(|s| general_name(&s.base))
+                    .collect();
+                info.name_constraints_excluded = nc
+                    .excluded_subtrees
+                    .iter()
+                    .flatten()
+                    .map(|s| general_name(&s.base))
+                    .collect();
+            }
+            _ => {}
+        }
+    }
+    Some(info)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CsrInfo {
+    pub subject: String,
+    pub names: Vec<String>,
+    pub key: String,
+    pub signature_valid: bool,
+    pub asks_for_ca: bool,
+}
+
+pub fn describe_csr(path: &Path, der: &[u8]) -> Result<CsrInfo> {
+    let req = crate::csr::read(path, der)?;
+    let (_, csr) = X509CertificationRequest::from_der(der)
+        .map_err(|_| Error::bad_file(path, "is not a valid CSR"))?;
+    Ok(CsrInfo {
+        subject: csr.certification_request_info.subject.to_string(),
+        names: req.names.iter().map(|n| n.to_string()).collect(),
+        key: req.key.to_string(),
+        signature_valid: req.signature.is_ok(),
+        asks_for_ca: req.asked_ca,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pfx_shape() {
+        assert!(looks_like_pfx(&[0x30, 0x05, 0x02, 0x01, 0x03, 0x30, 0x00]));
+        assert!(looks_like_pfx(&[0x30, 0x82, 0x01, 0x00, 0x02, 0x01, 0x03]));
+        assert!(!looks_like_pfx(&[0x30, 0x05, 0x02, 0x01, 0x01]));
+        let none = || -> Result<Secret> { panic!("no password needed") };
+        let e = match read_any(Path::new("f"), b"\x30\x03\x02\x01\x05", &none) {
+            Err(e) => e,
+            Ok(_) => panic!("junk was accepted"),
+        };
+        assert!(e.to_string().contains("truncated or corrupt"), "{e}");
+    }
+}
