@@ -61,6 +61,21 @@ fn temp_name(dest: &Path) -> PathBuf {
 /// Writes `contents` to a temporary file beside `dest`, with `mode`, and
 /// flushes it to disk.
 pub fn stage(dest: &Path, contents: &[u8], mode: u32) -> Result<Staged> {
+    stage_with(dest, contents, mode, Durability::Now)
+}
+
+/// When written data must reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync each file before it gets its name, and its directory after.
+    Now,
+    /// Leave it to one `sync_filesystem` at the end (batches): a killed
+    /// process still never leaves a partial file, but a power cut before
+    /// that sync may lose the batch's files.
+    Deferred,
+}
+
+fn stage_with(dest: &Path, contents: &[u8], mode: u32, durability: Durability) -> Result<Staged> {
     let tmp = temp_name(dest);
     let mut f = OpenOptions::new()
         .write(true)
@@ -73,7 +88,10 @@ pub fn stage(dest: &Path, contents: &[u8], mode: u32) -> Result<Staged> {
         dest: dest.to_path_buf(),
     };
     f.write_all(contents)
-        .and_then(|()| f.sync_all())
+        .and_then(|()| match durability {
+            Durability::Now => f.sync_all(),
+            Durability::Deferred => Ok(()),
+        })
         .map_err(|e| Error::io("write", dest, e))?;
     Ok(staged)
 }
@@ -98,25 +116,27 @@ impl Staged {
         let result = if overwrite {
             fs::rename(&tmp, &self.dest)
         } else {
-            match fs::hard_link(&tmp, &self.dest) {
-                Ok(()) => fs::remove_file(&tmp),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    let _ = fs::remove_file(&tmp);
-                    return Err(Error::Exists {
+            // File systems without RENAME_NOREPLACE: a hard link is just as
+            // atomic about never replacing the destination.
+            rename_noreplace(&tmp, &self.dest).or_else(|e| match e.kind() {
+                io::ErrorKind::AlreadyExists => Err(e),
+                _ => fs::hard_link(&tmp, &self.dest).and_then(|()| fs::remove_file(&tmp)),
+            })
+        };
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                if e.kind() == io::ErrorKind::AlreadyExists {
+                    Err(Error::Exists {
                         path: self.dest.clone(),
                         hint: None,
-                    });
+                    })
+                } else {
+                    Err(Error::io("write", &self.dest, e))
                 }
-                // Some file systems have no hard links: fall back to a checked rename.
-                Err(_) if !self.dest.exists() => fs::rename(&tmp, &self.dest),
-                Err(e) => Err(e),
             }
-        };
-        if let Err(e) = result {
-            let _ = fs::remove_file(&tmp);
-            return Err(Error::io("write", &self.dest, e));
         }
-        Ok(())
     }
 }
 
@@ -125,6 +145,31 @@ impl Drop for Staged {
         if let Some(tmp) = self.tmp.take() {
             let _ = fs::remove_file(tmp);
         }
+    }
+}
+
+/// rename(2) that fails with AlreadyExists instead of replacing
+/// (renameat2 RENAME_NOREPLACE, Linux 3.15+).
+fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let from =
+        CString::new(from.as_os_str().as_bytes()).map_err(|_| io::ErrorKind::InvalidInput)?;
+    let to = CString::new(to.as_os_str().as_bytes()).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: both paths are NUL-terminated C strings that outlive the call.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 
@@ -166,12 +211,36 @@ pub fn refuse_existing<'a>(
 /// every file is staged first; only when all are on disk are they renamed,
 /// and each directory is synced once at the end.
 pub fn write_all(files: &[(PathBuf, Vec<u8>, u32)], force: bool) -> Result<()> {
+    write_all_with(files, force, Durability::Now)
+}
+
+pub fn write_all_with(
+    files: &[(PathBuf, Vec<u8>, u32)],
+    force: bool,
+    durability: Durability,
+) -> Result<()> {
     refuse_existing(files.iter().map(|(p, _, _)| p.as_path()), force, None)?;
     let staged = files
         .iter()
-        .map(|(path, contents, mode)| stage(path, contents, *mode))
+        .map(|(path, contents, mode)| stage_with(path, contents, *mode, durability))
         .collect::<Result<Vec<_>>>()?;
-    commit_all(staged, force)
+    match durability {
+        Durability::Now => commit_all(staged, force),
+        Durability::Deferred => staged.into_iter().try_for_each(|s| s.rename(force)),
+    }
+}
+
+/// Flushes everything written to the file system holding `path` in one
+/// call (syncfs(2)): what a batch does instead of thousands of fsyncs.
+pub fn sync_filesystem(path: &Path) -> Result<()> {
+    let f = File::open(path).map_err(|e| Error::io("open", path, e))?;
+    use std::os::fd::AsRawFd;
+    // SAFETY: syncfs takes a file descriptor that `f` keeps open for the call.
+    let rc = unsafe { libc::syncfs(f.as_raw_fd()) };
+    if rc != 0 {
+        return Err(Error::io("flush to disk", path, io::Error::last_os_error()));
+    }
+    Ok(())
 }
 
 /// Commits staged files, then syncs each of their directories once.
@@ -190,9 +259,10 @@ pub fn commit_all(staged: Vec<Staged>, overwrite: bool) -> Result<()> {
     Ok(())
 }
 
-/// Appends one line to a file opened in append mode, creating it if needed.
-/// O_APPEND writes of one buffer are not interleaved with other appenders'.
-pub fn append_line(path: &Path, line: &str, mode: u32) -> Result<()> {
+/// Opens a file for appending, creating it with `mode`. If a crash left its
+/// last line unterminated, ends that line first, so that the next line is
+/// not swallowed by it.
+pub fn open_append(path: &Path, mode: u32) -> Result<File> {
     use std::os::unix::fs::FileExt;
     let mut f = OpenOptions::new()
         .read(true)
@@ -201,13 +271,20 @@ pub fn append_line(path: &Path, line: &str, mode: u32) -> Result<()> {
         .mode(mode)
         .open(path)
         .map_err(|e| Error::io("append to", path, e))?;
-    let mut buf = String::with_capacity(line.len() + 2);
-    // A line torn by a crash must not swallow the next one: end it first.
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     let mut last = [0u8; 1];
     if len > 0 && f.read_at(&mut last, len - 1).is_ok() && last[0] != b'\n' {
-        buf.push('\n');
+        f.write_all(b"\n")
+            .map_err(|e| Error::io("append to", path, e))?;
     }
+    Ok(f)
+}
+
+/// Appends one line and flushes it to disk. O_APPEND writes of one buffer
+/// are not interleaved with other appenders'.
+pub fn append_line(path: &Path, line: &str, mode: u32) -> Result<()> {
+    let mut f = open_append(path, mode)?;
+    let mut buf = String::with_capacity(line.len() + 1);
     buf.push_str(line);
     buf.push('\n');
     f.write_all(buf.as_bytes())

@@ -283,18 +283,21 @@ pub fn issue_with_new_key(
     )
 }
 
-pub fn write_and_record(
+/// A signed leaf with everything needed to put it on disk and in the record.
+struct Prepared {
+    files: Vec<(PathBuf, Vec<u8>, u32)>,
+    entry: record::Entry,
+    issued: Issued,
+}
+
+fn prepare(
     ca: &Ca,
     spec: &LeafSpec,
     signed: Signed,
     key: Option<(KeyType, String)>,
     key_info: &KeyInfo,
     files: OutFiles,
-    force: bool,
-) -> Result<Issued> {
-    if let Some(dir) = files.cert.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fsx::create_dir(dir)?;
-    }
+) -> Prepared {
     // chain.pem is what a server presents: the leaf, then intermediates
     // (none yet: minica signs with its root), never the root itself.
     let mut out = vec![
@@ -318,25 +321,18 @@ pub fn write_and_record(
     if let (Some(path), Some((_, pem))) = (&files.key, key) {
         out.push((path.clone(), pem.into_bytes(), fsx::PRIVATE));
     }
-    {
-        let _lock = ca::lock(&ca.dir)?;
-        fsx::write_all(&out, force)?;
-        let cert_abs = std::path::absolute(&files.cert).unwrap_or_else(|_| files.cert.clone());
-        record::append(
-            &ca.dir,
-            &record::Entry {
-                serial: signed.serial.clone(),
-                names: spec.names.iter().map(Name::to_string).collect(),
-                profile: spec.profile_name.clone(),
-                key_type: Some(key_info.to_string()),
-                not_before: x509::rfc3339(signed.not_before),
-                not_after: x509::rfc3339(signed.not_after),
-                issued_at: x509::rfc3339(x509::now()),
-                cert: Some(cert_abs),
-            },
-        )?;
-    }
-    Ok(Issued {
+    let cert_abs = std::path::absolute(&files.cert).unwrap_or_else(|_| files.cert.clone());
+    let entry = record::Entry {
+        serial: signed.serial.clone(),
+        names: spec.names.iter().map(Name::to_string).collect(),
+        profile: spec.profile_name.clone(),
+        key_type: Some(key_info.to_string()),
+        not_before: x509::rfc3339(signed.not_before),
+        not_after: x509::rfc3339(signed.not_after),
+        issued_at: x509::rfc3339(x509::now()),
+        cert: Some(cert_abs),
+    };
+    let issued = Issued {
         names: spec.names.clone(),
         profile: spec.profile_name.clone(),
         key_type,
@@ -346,7 +342,129 @@ pub fn write_and_record(
         not_after: signed.not_after,
         files,
         warnings: signed.warnings,
-    })
+    };
+    Prepared {
+        files: out,
+        entry,
+        issued,
+    }
+}
+
+fn create_out_dir(files: &OutFiles) -> Result<()> {
+    match files.cert.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => fsx::create_dir(dir),
+        None => Ok(()),
+    }
+}
+
+/// Writes a signed leaf's files and records it, under the CA's lock.
+pub fn write_and_record(
+    ca: &Ca,
+    spec: &LeafSpec,
+    signed: Signed,
+    key: Option<(KeyType, String)>,
+    key_info: &KeyInfo,
+    files: OutFiles,
+    force: bool,
+) -> Result<Issued> {
+    create_out_dir(&files)?;
+    let p = prepare(ca, spec, signed, key, key_info, files);
+    let _lock = ca::lock(&ca.dir)?;
+    fsx::write_all(&p.files, force)?;
+    record::append(&ca.dir, &p.entry)?;
+    Ok(p.issued)
+}
+
+/// One certificate of a batch.
+pub struct BatchItem {
+    pub spec: LeafSpec,
+    pub key_type: KeyType,
+    pub out_dir: PathBuf,
+}
+
+/// Issues many leaves in one process: every item is checked before any key
+/// is made; then `jobs` threads make keys, sign and write, and the record
+/// gets one line per certificate through one open handle, synced once.
+/// Files are flushed to disk by one syncfs at the end rather than an fsync
+/// each (see fsx::Durability::Deferred).
+pub fn issue_batch(
+    ca: &Ca,
+    items: Vec<BatchItem>,
+    force: bool,
+    jobs: usize,
+) -> Result<Vec<Issued>> {
+    let now = x509::now();
+    let mut seen = std::collections::HashSet::new();
+    for item in &items {
+        item.spec.check(ca, &KeyInfo::of_type(item.key_type), now)?;
+        let files = OutFiles::in_dir(&item.out_dir, true);
+        fsx::refuse_existing(files.all(), force, None)?;
+        if !seen.insert(item.out_dir.clone()) {
+            return Err(Error::usage(format!(
+                "two certificates of the batch would be written to {}; give them different first names or out directories",
+                item.out_dir.display()
+            )));
+        }
+    }
+    let _lock = ca::lock(&ca.dir)?;
+    let recorder = record::Appender::open(&ca.dir)?;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Result<Issued>>>> =
+        items.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let result = (|| {
+                        let info = KeyInfo::of_type(item.key_type);
+                        let key = item.key_type.generate()?;
+                        let signed = item.spec.sign(ca, &key, &info)?;
+                        let files = OutFiles::in_dir(&item.out_dir, true);
+                        create_out_dir(&files)?;
+                        let key_pem = keys::pkcs8_pem(&key);
+                        let p = prepare(
+                            ca,
+                            &item.spec,
+                            signed,
+                            Some((item.key_type, key_pem)),
+                            &info,
+                            files,
+                        );
+                        fsx::write_all_with(&p.files, force, fsx::Durability::Deferred)?;
+                        recorder.append(&p.entry)?;
+                        Ok(p.issued)
+                    })();
+                    *results[i].lock().expect("no worker panics") = Some(result);
+                }
+            });
+        }
+    });
+    recorder.finish()?;
+    let mut synced: Vec<PathBuf> = Vec::new();
+    for item in &items {
+        let dir = item
+            .out_dir
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if !synced.iter().any(|d| d == dir) {
+            fsx::sync_filesystem(dir)?;
+            synced.push(dir.to_path_buf());
+        }
+        if synced.len() > 8 {
+            break;
+        }
+    }
+    results
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .expect("no worker panics")
+                .expect("every item ran")
+        })
+        .collect()
 }
 
 /// Signs the CSR in `csr_path` under `spec`'s profile, adding `spec.names`

@@ -13,6 +13,7 @@ pub mod fsx;
 pub mod inspect;
 pub mod issue;
 pub mod keys;
+pub mod manifest;
 pub mod names;
 pub mod password;
 pub mod policy;

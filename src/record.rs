@@ -41,6 +41,39 @@ pub fn append(ca_dir: &Path, entry: &Entry) -> Result<()> {
     fsx::append_line(&path(ca_dir), &line, fsx::PUBLIC)
 }
 
+/// One open handle on the record for many appends (a batch), synced once.
+pub struct Appender {
+    file: std::sync::Mutex<std::fs::File>,
+    path: PathBuf,
+}
+
+impl Appender {
+    pub fn open(ca_dir: &Path) -> Result<Appender> {
+        let path = path(ca_dir);
+        let file = fsx::open_append(&path, fsx::PUBLIC)?;
+        Ok(Appender {
+            file: std::sync::Mutex::new(file),
+            path,
+        })
+    }
+
+    /// Appends one entry; a single write, so lines never interleave.
+    pub fn append(&self, entry: &Entry) -> Result<()> {
+        use std::io::Write;
+        let mut line = serde_json::to_string(entry).expect("record entries always serialize");
+        line.push('\n');
+        let mut f = self.file.lock().expect("no writer panics");
+        f.write_all(line.as_bytes())
+            .map_err(|e| crate::Error::io("append to", &self.path, e))
+    }
+
+    pub fn finish(self) -> Result<()> {
+        let f = self.file.into_inner().expect("no writer panics");
+        f.sync_data()
+            .map_err(|e| crate::Error::io("append to", &self.path, e))
+    }
+}
+
 /// A line of the record that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BadLine {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use minica::error::{Error, Result, exit};
 
+mod batch;
 mod csr;
 mod init;
 mod inspect;
@@ -56,6 +57,7 @@ impl Global {
 pub enum Command {
     Init(init::Args),
     Issue(issue::Args),
+    Batch(batch::Args),
     List(list::Args),
     Csr(csr::Args),
     Keystore(keystore::Args),
@@ -77,6 +79,7 @@ impl Cli {
         match self.command {
             Command::Init(a) => init::run(a, &self.global, &out),
             Command::Issue(a) => issue::run(a, &self.global, &out),
+            Command::Batch(a) => batch::run(a, &self.global, &out),
             Command::List(a) => list::run(a, &self.global, &out),
             Command::Csr(a) => csr::run(a, &self.global, &out),
             Command::Keystore(a) => keystore::run(a, &self.global, &out),

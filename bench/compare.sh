@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Whole-process timings of minica beside the tools people use instead, in one
+# run on this machine: medians from hyperfine, the ratio minica / fastest
+# other tool, and peak memory from /usr/bin/time.
+#
+#   bash bench/compare.sh [RUNS]        (default 50 runs per command)
+#
+# Installs what is missing from Debian's packages: hyperfine, mkcert,
+# golang-cfssl (cfssl, cfssljson), gnutls-bin (certtool), minica (jsha's,
+# installed as /usr/bin/minica: ours is always called by its full path),
+# time. openssl and keytool are used as they are.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-50}
+
+missing=()
+command -v hyperfine >/dev/null || missing+=(hyperfine)
+command -v mkcert >/dev/null || missing+=(mkcert)
+command -v cfssl >/dev/null || missing+=(golang-cfssl)
+command -v certtool >/dev/null || missing+=(gnutls-bin)
+[ -x /usr/bin/minica ] || missing+=(minica)
+[ -x /usr/bin/time ] || missing+=(time)
+if ((${#missing[@]})); then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cargo build --release -q
+M=$PWD/target/release/minica
+J=/usr/bin/minica   # jsha/minica
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+cd "$W"
+export MINICA_CA_DIR=$W/mca CAROOT=$W/mkcert MINICA_STORE_PASSWORD=changeit
+
+# --- set-up: one CA per tool -------------------------------------------------
+"$M" init -q
+"$J" -domains setup.test >/dev/null 2>&1    # creates minica.pem / minica-key.pem
+mkcert -ecdsa setup.test >/dev/null 2>&1    # creates the CA in $CAROOT
+cat > csr.json <<'J'
+{"CN":"leaf.test","hosts":["leaf.test"],"key":{"algo":"ecdsa","size":256}}
+J
+cat > csr-rsa.json <<'J'
+{"CN":"leaf.test","hosts":["leaf.test"],"key":{"algo":"rsa","size":2048}}
+J
+cat > ca-csr.json <<'J'
+{"CN":"cfssl root","key":{"algo":"ecdsa","size":256}}
+J
+cfssl genkey -initca ca-csr.json 2>/dev/null | cfssljson -bare cfca
+cat > tmpl <<'J'
+cn = "leaf.test"
+dns_name = "leaf.test"
+tls_www_server
+signing_key
+expiration_days = 397
+J
+cat > catmpl <<'J'
+cn = "certtool root"
+ca
+cert_signing_key
+expiration_days = 3650
+J
+certtool --generate-privkey --key-type ecdsa --outfile gca-key.pem 2>/dev/null
+certtool --generate-self-signed --load-privkey gca-key.pem --template catmpl --outfile gca.pem 2>/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout oca-key.pem -out oca.pem \
+    -subj /CN=openssl-root -days 3650 -addext basicConstraints=critical,CA:TRUE 2>/dev/null
+"$M" issue leaf.test --out leaf -q
+openssl pkcs12 -export -in leaf/cert.pem -inkey leaf/key.pem -certfile leaf/ca.pem -passout pass:changeit -out ref.p12
+
+H=(hyperfine -N --warmup 5 --runs "$RUNS" --style none)
+results=$W/results.tsv
+: > "$results"
+
+bench() { # job tool command...
+    local job=$1 tool=$2; shift 2
+    "${H[@]}" --export-json h.json --prepare 'rm -rf out out.p12 out-key.pem out.pem ks.jks leaf2 mkout' "$*" >/dev/null 2>&1 \
+        || { echo "$job: $tool failed: $*" >&2; return; }
+    python3 - "$job" "$tool" >> "$results" <<'P'
+import json, sys
+r = json.load(open("h.json"))["results"][0]
+print(f"{sys.argv[1]}\t{sys.argv[2]}\t{r['median']*1000:.2f}")
+P
+}
+
+sh_() { echo "sh -c '$*'"; }
+
+# --- issue one leaf (new key + certificate) --------------------------------
+bench "issue P-256 leaf" minica "$M issue leaf2.test --out out -q"
+bench "issue P-256 leaf" certtool "$(sh_ "certtool --generate-privkey --key-type ecdsa --outfile out-key.pem 2>/dev/null && certtool --generate-certificate --load-privkey out-key.pem --load-ca-certificate gca.pem --load-ca-privkey gca-key.pem --template tmpl --outfile out.pem 2>/dev/null")"
+bench "issue P-256 leaf" cfssl "$(sh_ "cfssl gencert -ca cfca.pem -ca-key cfca-key.pem csr.json 2>/dev/null | cfssljson -bare out")"
+bench "issue P-256 leaf" "jsha/minica (P-384)" "$(sh_ "$J -domains leaf$RANDOM.test >/dev/null 2>&1; true")"
+bench "issue P-256 leaf" mkcert "$(sh_ "mkcert -ecdsa -cert-file out.pem -key-file out-key.pem leaf.test 2>/dev/null")"
+bench "issue P-256 leaf" openssl "openssl req -x509 -CA oca.pem -CAkey oca-key.pem -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout out-key.pem -out out.pem -subj /CN=leaf.test -addext subjectAltName=DNS:leaf.test -days 397"
+
+bench "issue RSA-2048 leaf" minica "$M issue leaf2.test --out out -q --key-type rsa-2048"
+bench "issue RSA-2048 leaf" certtool "$(sh_ "certtool --generate-privkey --key-type rsa --bits 2048 --outfile out-key.pem 2>/dev/null && certtool --generate-certificate --load-privkey out-key.pem --load-ca-certificate gca.pem --load-ca-privkey gca-key.pem --template tmpl --outfile out.pem 2>/dev/null")"
+bench "issue RSA-2048 leaf" cfssl "$(sh_ "cfssl gencert -ca cfca.pem -ca-key cfca-key.pem csr-rsa.json 2>/dev/null | cfssljson -bare out")"
+bench "issue RSA-2048 leaf" mkcert "$(sh_ "mkcert -cert-file out.pem -key-file out-key.pem leaf.test 2>/dev/null")"
+bench "issue RSA-2048 leaf" openssl "openssl req -x509 -CA oca.pem -CAkey oca-key.pem -newkey rsa:2048 -nodes -keyout out-key.pem -out out.pem -subj /CN=leaf.test -addext subjectAltName=DNS:leaf.test -days 397"
+
+# --- init (a new root CA) --------------------------------------------------
+bench "init (P-256 root)" minica "$M --ca-dir out init -q"
+bench "init (P-256 root)" certtool "$(sh_ "certtool --generate-privkey --key-type ecdsa --outfile out-key.pem 2>/dev/null && certtool --generate-self-signed --load-privkey out-key.pem --template catmpl --outfile out.pem 2>/dev/null")"
+bench "init (P-256 root)" cfssl "$(sh_ "cfssl genkey -initca ca-csr.json 2>/dev/null | cfssljson -bare out")"
+bench "init (P-256 root)" openssl "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout out-key.pem -out out.pem -subj /CN=root -days 3650 -addext basicConstraints=critical,CA:TRUE"
+
+# --- PKCS#12 at equal iterations (2048, OpenSSL's default) -----------------
+bench "PKCS#12 export, 2048 iterations" minica "$M keystore --cert leaf/cert.pem --key leaf/key.pem --chain leaf/ca.pem --iterations 2048 --out out.p12 -q"
+bench "PKCS#12 export, 2048 iterations" openssl "openssl pkcs12 -export -in leaf/cert.pem -inkey leaf/key.pem -certfile leaf/ca.pem -passout pass:changeit -iter 2048 -out out.p12"
+bench "truststore" minica "$M truststore --out out.p12 -q"
+bench "truststore" keytool "keytool -importcert -noprompt -alias root -file leaf/ca.pem -keystore ks.jks -storepass changeit -storetype PKCS12"
+
+# --- verify one chain --------------------------------------------------------
+bench "verify one chain" minica "$M verify leaf/cert.pem --ca leaf/ca.pem -q"
+bench "verify one chain" openssl "openssl verify -CAfile leaf/ca.pem leaf/cert.pem"
+bench "verify one chain" certtool "$(sh_ "certtool --verify --load-ca-certificate leaf/ca.pem --infile leaf/cert.pem >/dev/null")"
+
+# --- 100 leaves ----------------------------------------------------------------
+seq 1 100 | sed 's/$/.bulk.test/' > names.txt
+H=(hyperfine -N --warmup 1 --runs $(( RUNS / 10 > 3 ? RUNS / 10 : 3 )) --style none)
+bench "100 P-256 leaves" "minica batch" "$M batch names.txt --out out -q"
+bench "100 P-256 leaves" "minica, shell loop" "$(sh_ "for i in \$(seq 1 100); do $M issue l\$i.test --out out/\$i -q; done")"
+bench "100 P-256 leaves" "jsha/minica (P-384)" "$(sh_ "for i in \$(seq 1 100); do $J -domains b\$RANDOM\$i.test >/dev/null 2>&1; done; true")"
+bench "100 P-256 leaves" mkcert "$(sh_ "mkdir -p mkout; for i in \$(seq 1 100); do mkcert -ecdsa -cert-file mkout/\$i.pem -key-file mkout/\$i-key.pem l\$i.test 2>/dev/null; done")"
+bench "100 P-256 leaves" openssl "$(sh_ "mkdir -p out; for i in \$(seq 1 100); do openssl req -x509 -CA oca.pem -CAkey oca-key.pem -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout out/\$i-key.pem -out out/\$i.pem -subj /CN=l\$i.test -addext subjectAltName=DNS:l\$i.test -days 397 2>/dev/null; done")"
+
+# --- peak memory (KiB), single commands ---------------------------------------
+mem() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
+rm -rf out; echo -e "peak memory, issue P-256 leaf\tminica\t$(mem "$M" issue mem.test --out out -q)" >> "$results"
+echo -e "peak memory, issue P-256 leaf\topenssl\t$(mem openssl req -x509 -CA oca.pem -CAkey oca-key.pem -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout out-key.pem -out out.pem -subj /CN=m -days 1)" >> "$results"
+echo -e "peak memory, issue P-256 leaf\tmkcert\t$(mem mkcert -ecdsa -cert-file out.pem -key-file out-key.pem m.test)" >> "$results"
+echo -e "peak memory, verify\tminica\t$(mem "$M" verify leaf/cert.pem --ca leaf/ca.pem -q)" >> "$results"
+echo -e "peak memory, verify\topenssl\t$(mem openssl verify -CAfile leaf/ca.pem leaf/cert.pem)" >> "$results"
+echo -e "peak memory, PKCS#12\tminica\t$(mem "$M" keystore --cert leaf/cert.pem --key leaf/key.pem --iterations 2048 --out mem.p12 -q)" >> "$results"
+echo -e "peak memory, truststore\tkeytool\t$(mem keytool -importcert -noprompt -alias r -file leaf/ca.pem -keystore mem.jks -storepass changeit -storetype PKCS12)" >> "$results"
+
+python3 - "$results" <<'P'
+import sys, collections
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+jobs = collections.OrderedDict()
+for job, tool, value in rows:
+    jobs.setdefault(job, []).append((tool, float(value)))
+print(f"| job | tool | median | minica / fastest other |")
+print(f"|---|---|---|---|")
+for job, results in jobs.items():
+    unit = "KiB" if job.startswith("peak memory") else "ms"
+    ours = [v for t, v in results if t.startswith("minica")]
+    others = [v for t, v in results if not t.startswith("minica")]
+    best = min(others) if others else None
+    for tool, v in results:
+        ratio = f"{v / best:.2f}x" if tool.startswith("minica") and best else ""
+        print(f"| {job} | {tool} | {v:.2f} {unit} | {ratio} |" if unit == "ms" else f"| {job} | {tool} | {v:.0f} {unit} ({v/1024:.1f} MiB) | {ratio} |")
+P
