@@ -30,7 +30,9 @@ fn spec(dir: &std::path::Path) -> LeafSpec {
 fn benches(c: &mut Criterion) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ca");
-    let ca = ca::create(&dir, &CaConfig::default(), false).unwrap().ca;
+    let ca = ca::create(&dir, &CaConfig::default(), false, &Default::default())
+        .unwrap()
+        .ca;
     let spec = spec(&dir);
 
     let mut keygen = c.benchmark_group("keygen");
@@ -94,7 +96,9 @@ fn benches(c: &mut Criterion) {
         })
     });
 
-    c.bench_function("load_ca", |b| b.iter(|| black_box(ca::load(&dir).unwrap())));
+    c.bench_function("load_ca", |b| {
+        b.iter(|| black_box(ca::load(&dir, &Default::default()).unwrap()))
+    });
 }
 
 criterion_group!(core, benches);

@@ -24,6 +24,7 @@ use rustls_pki_types::pem::PemObject;
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
+use crate::cakey::{self, Unlock};
 use crate::config::CaConfig;
 use crate::constraints::{Constraints, Permit};
 use crate::error::{Error, Result};
@@ -95,6 +96,43 @@ impl Ca {
     }
 }
 
+/// Encrypts (with a passphrase) or decrypts the CA key in place, atomically,
+/// under the CA's lock. Returns false when it already was in that state.
+pub fn set_key_encryption(dir: &Path, encrypt: bool, unlock: &Unlock) -> Result<()> {
+    if !exists(dir) {
+        return Err(Error::NoCa(dir.to_path_buf()));
+    }
+    let _lock = lock(dir)?;
+    let key_path = dir.join(KEY_FILE);
+    let bytes = zeroize::Zeroizing::new(fsx::read(&key_path)?);
+    let encrypted = cakey::is_encrypted(&bytes);
+    let new_pem = match (encrypt, encrypted) {
+        (true, true) => {
+            return Err(Error::usage(format!(
+                "{} is already encrypted",
+                key_path.display()
+            )));
+        }
+        (false, false) => {
+            return Err(Error::usage(format!(
+                "{} is not encrypted",
+                key_path.display()
+            )));
+        }
+        (true, false) => {
+            let key = keys::load_pem(&key_path, &bytes)?;
+            let passphrase = unlock.passphrase(true)?;
+            cakey::encrypt(&keys::pkcs8_der(&key), &passphrase)?
+        }
+        (false, true) => {
+            let passphrase = unlock.passphrase(false)?;
+            let der = cakey::decrypt(&key_path, &bytes, &passphrase)?;
+            zeroize::Zeroizing::new(keys::pem_encode("PRIVATE KEY", der.to_vec()))
+        }
+    };
+    fsx::stage(&key_path, new_pem.as_bytes(), fsx::PRIVATE)?.commit(true)
+}
+
 /// What `create` did.
 pub struct Created {
     pub ca: Ca,
@@ -137,7 +175,7 @@ fn root_params(cfg: &CaConfig, serial: &[u8], now: OffsetDateTime) -> Result<Cer
 
 /// Creates a new root CA in `dir`. Refuses to replace an existing one unless
 /// `force`, in which case the old files are kept in `dir/replaced-<time>/`.
-pub fn create(dir: &Path, cfg: &CaConfig, force: bool) -> Result<Created> {
+pub fn create(dir: &Path, cfg: &CaConfig, force: bool, unlock: &Unlock) -> Result<Created> {
     if cfg.ca.days == 0 {
         return Err(Error::usage("--days must be at least 1"));
     }
@@ -151,8 +189,18 @@ pub fn create(dir: &Path, cfg: &CaConfig, force: bool) -> Result<Created> {
     let _lock = lock(dir)?;
     refuse_existing_ca(dir, force)?;
 
+    // Asked before the key is made, so a missing passphrase changes nothing.
+    let passphrase = if cfg.ca.encrypt_key {
+        Some(unlock.passphrase(true)?)
+    } else {
+        None
+    };
     let key = cfg.ca.key_type.generate()?;
     let cert = params.self_signed(&key)?;
+    let key_pem = match &passphrase {
+        Some(p) => cakey::encrypt(&keys::pkcs8_der(&key), p)?,
+        None => zeroize::Zeroizing::new(keys::pkcs8_pem(&key)),
+    };
     let replaced = if exists(dir) {
         Some(move_aside(dir, now)?)
     } else {
@@ -163,7 +211,7 @@ pub fn create(dir: &Path, cfg: &CaConfig, force: bool) -> Result<Created> {
     // a key left alone by an interrupted run is simply replaced next time.
     let files = [
         (CONFIG_FILE, cfg.to_toml().into_bytes(), fsx::PUBLIC),
-        (KEY_FILE, keys::pkcs8_pem(&key).into_bytes(), fsx::PRIVATE),
+        (KEY_FILE, key_pem.as_bytes().to_vec(), fsx::PRIVATE),
         (CERT_FILE, cert.pem().into_bytes(), fsx::PUBLIC),
     ];
     let staged = files
@@ -172,10 +220,16 @@ pub fn create(dir: &Path, cfg: &CaConfig, force: bool) -> Result<Created> {
         .collect::<Result<Vec<_>>>()?;
     fsx::commit_all(staged, true)?;
     drop(_lock);
-    Ok(Created {
-        ca: load(dir)?,
-        replaced,
-    })
+    let ca = match passphrase {
+        Some(p) => load(
+            dir,
+            &Unlock {
+                source: crate::password::Source::literal(p),
+            },
+        )?,
+        None => load(dir, unlock)?,
+    };
+    Ok(Created { ca, replaced })
 }
 
 fn refuse_existing_ca(dir: &Path, force: bool) -> Result<()> {
@@ -211,7 +265,7 @@ fn move_aside(dir: &Path, now: OffsetDateTime) -> Result<PathBuf> {
 }
 
 /// Loads the CA in `dir`, checking that its key matches its certificate.
-pub fn load(dir: &Path) -> Result<Ca> {
+pub fn load(dir: &Path, unlock: &Unlock) -> Result<Ca> {
     match fs::metadata(dir) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Error::NoCa(dir.into())),
         Err(e) => return Err(Error::io("open the CA directory", dir, e)),
@@ -265,7 +319,17 @@ pub fn load(dir: &Path) -> Result<Ca> {
         }
         Err(e) => return Err(Error::io("read", &key_path, e)),
     };
-    let key = keys::load_pem(&key_path, &key_bytes)?;
+    let key_bytes = zeroize::Zeroizing::new(key_bytes);
+    let key = if cakey::is_encrypted(&key_bytes) {
+        let passphrase = unlock.passphrase(false)?;
+        let der = cakey::decrypt(&key_path, &key_bytes, &passphrase)?;
+        let der = rustls_pki_types::PrivatePkcs8KeyDer::from(der.to_vec());
+        KeyPair::try_from(&der).map_err(|_| {
+            Error::bad_file(&key_path, "the decrypted CA key is not a key minica reads")
+        })?
+    } else {
+        keys::load_pem(&key_path, &key_bytes)?
+    };
     if key.subject_public_key_info() != x509.public_key().raw {
         return Err(Error::bad_file_fix(
             &key_path,
@@ -308,13 +372,13 @@ pub fn load(dir: &Path) -> Result<Ca> {
 /// Loads the CA in `dir`, creating one with the default settings when there
 /// is none, so a newcomer's first `minica issue` just works. The bool says
 /// whether it was created.
-pub fn load_or_create(dir: &Path) -> Result<(Ca, bool)> {
-    match load(dir) {
+pub fn load_or_create(dir: &Path, unlock: &Unlock) -> Result<(Ca, bool)> {
+    match load(dir, unlock) {
         Ok(ca) => Ok((ca, false)),
-        Err(Error::NoCa(_)) => match create(dir, &CaConfig::default(), false) {
+        Err(Error::NoCa(_)) => match create(dir, &CaConfig::default(), false, unlock) {
             Ok(created) => Ok((created.ca, true)),
             // Another process made it first.
-            Err(Error::Exists { .. }) => Ok((load(dir)?, false)),
+            Err(Error::Exists { .. }) => Ok((load(dir, unlock)?, false)),
             Err(e) => Err(e),
         },
         Err(e) => Err(e),

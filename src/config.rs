@@ -44,6 +44,9 @@ pub struct CaSection {
     /// Name constraints: DNS suffixes and CIDR ranges the root may certify.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub permit: Vec<String>,
+    /// Write the root key encrypted (PKCS#8, scrypt + AES-256).
+    #[serde(default)]
+    pub encrypt_key: bool,
 }
 
 fn default_ca_days() -> u32 {
@@ -59,6 +62,7 @@ impl Default for CaSection {
             days: DEFAULT_CA_DAYS,
             path_len: 0,
             permit: Vec::new(),
+            encrypt_key: false,
         }
     }
 }

@@ -8,6 +8,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -40,11 +41,20 @@ fn create_dir_with_mode(dir: &Path, mode: u32) -> Result<()> {
     }
 }
 
-/// A file written under a temporary name, waiting to be given its real one.
-/// Dropped without [`Staged::commit`], it removes its temporary file.
+/// A file written but not yet given its real name. Dropped without being
+/// committed, it leaves nothing behind.
 pub struct Staged {
-    tmp: Option<PathBuf>,
+    body: Body,
     dest: PathBuf,
+}
+
+enum Body {
+    /// An unnamed file (O_TMPFILE): if the process dies, it vanishes with
+    /// it, so not even a temporary name is left on disk.
+    Anonymous(File),
+    /// A hidden temporary name beside the destination, for file systems
+    /// without O_TMPFILE; removed on drop.
+    Named(Option<PathBuf>),
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -75,16 +85,49 @@ pub enum Durability {
     Deferred,
 }
 
+fn parent_dir(dest: &Path) -> &Path {
+    match dest.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// Linking an O_TMPFILE file goes through /proc/self/fd (linkat with
+/// AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH).
+fn proc_fd_available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| Path::new("/proc/self/fd").is_dir())
+}
+
 fn stage_with(dest: &Path, contents: &[u8], mode: u32, durability: Durability) -> Result<Staged> {
-    let tmp = temp_name(dest);
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(&tmp)
-        .map_err(|e| Error::io("write", dest, e))?;
+    let anonymous = if proc_fd_available() {
+        OpenOptions::new()
+            .write(true)
+            .mode(mode)
+            .custom_flags(libc::O_TMPFILE)
+            .open(parent_dir(dest))
+            .ok()
+    } else {
+        None
+    };
+    let (mut f, body) = match anonymous {
+        Some(f) => {
+            let clone = f.try_clone().map_err(|e| Error::io("write", dest, e))?;
+            (clone, Body::Anonymous(f))
+        }
+        None => {
+            let tmp = temp_name(dest);
+            let f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .open(&tmp)
+                .map_err(|e| Error::io("write", dest, e))?;
+            (f, Body::Named(Some(tmp)))
+        }
+    };
     let staged = Staged {
-        tmp: Some(tmp),
+        body,
         dest: dest.to_path_buf(),
     };
     f.write_all(contents)
@@ -102,8 +145,8 @@ impl Staged {
     }
 
     /// Gives the file its real name and makes the rename durable. Without
-    /// `overwrite`, an existing file is never replaced: the link fails
-    /// atomically instead (no check-then-act race).
+    /// `overwrite`, an existing file is never replaced: the link or rename
+    /// fails atomically instead (no check-then-act race).
     pub fn commit(self, overwrite: bool) -> Result<()> {
         let dest = self.dest.clone();
         self.rename(overwrite)?;
@@ -112,40 +155,88 @@ impl Staged {
     }
 
     fn rename(mut self, overwrite: bool) -> Result<()> {
-        let tmp = self.tmp.take().expect("staged file committed twice");
-        let result = if overwrite {
-            fs::rename(&tmp, &self.dest)
-        } else {
-            // File systems without RENAME_NOREPLACE: a hard link is just as
-            // atomic about never replacing the destination.
-            rename_noreplace(&tmp, &self.dest).or_else(|e| match e.kind() {
-                io::ErrorKind::AlreadyExists => Err(e),
-                _ => fs::hard_link(&tmp, &self.dest).and_then(|()| fs::remove_file(&tmp)),
-            })
-        };
-        match result {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                let _ = fs::remove_file(&tmp);
-                if e.kind() == io::ErrorKind::AlreadyExists {
-                    Err(Error::Exists {
-                        path: self.dest.clone(),
-                        hint: None,
-                    })
-                } else {
-                    Err(Error::io("write", &self.dest, e))
+        let result = match &mut self.body {
+            Body::Anonymous(f) => {
+                let proc_path = PathBuf::from(format!("/proc/self/fd/{}", f.as_raw_fd()));
+                match link_follow(&proc_path, &self.dest) {
+                    // Replacing: name it beside the destination, then rename
+                    // over it atomically. Only this path can ever leave a
+                    // (whole) temporary file behind, if killed in between.
+                    Err(e) if overwrite && e.kind() == io::ErrorKind::AlreadyExists => {
+                        let tmp = temp_name(&self.dest);
+                        link_follow(&proc_path, &tmp).and_then(|()| {
+                            fs::rename(&tmp, &self.dest).inspect_err(|_| {
+                                let _ = fs::remove_file(&tmp);
+                            })
+                        })
+                    }
+                    other => other,
                 }
             }
-        }
+            Body::Named(tmp) => {
+                let tmp = tmp.take().expect("staged file committed twice");
+                let r = if overwrite {
+                    fs::rename(&tmp, &self.dest)
+                } else {
+                    // File systems without RENAME_NOREPLACE: a hard link is
+                    // just as atomic about never replacing the destination.
+                    rename_noreplace(&tmp, &self.dest).or_else(|e| match e.kind() {
+                        io::ErrorKind::AlreadyExists => Err(e),
+                        _ => fs::hard_link(&tmp, &self.dest).and_then(|()| fs::remove_file(&tmp)),
+                    })
+                };
+                if r.is_err() {
+                    let _ = fs::remove_file(&tmp);
+                }
+                r
+            }
+        };
+        result.map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                Error::Exists {
+                    path: self.dest.clone(),
+                    hint: None,
+                }
+            } else {
+                Error::io("write", &self.dest, e)
+            }
+        })
     }
 }
 
 impl Drop for Staged {
     fn drop(&mut self) {
-        if let Some(tmp) = self.tmp.take() {
+        if let Body::Named(Some(tmp)) = &self.body {
             let _ = fs::remove_file(tmp);
         }
     }
+}
+
+/// linkat(2) following the /proc/self/fd symlink to the unnamed file;
+/// fails with AlreadyExists rather than replacing.
+fn link_follow(from: &Path, to: &Path) -> io::Result<()> {
+    let from = cstr(from)?;
+    let to = cstr(to)?;
+    // SAFETY: both paths are NUL-terminated C strings that outlive the call.
+    let rc = unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+fn cstr(p: &Path) -> io::Result<std::ffi::CString> {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(|_| io::ErrorKind::InvalidInput.into())
 }
 
 /// rename(2) that fails with AlreadyExists instead of replacing
@@ -220,10 +311,27 @@ pub fn write_all_with(
     durability: Durability,
 ) -> Result<()> {
     refuse_existing(files.iter().map(|(p, _, _)| p.as_path()), force, None)?;
-    let staged = files
-        .iter()
-        .map(|(path, contents, mode)| stage_with(path, contents, *mode, durability))
-        .collect::<Result<Vec<_>>>()?;
+    // Each fsync waits ~0.3 ms for the journal; run concurrently, ext4 (jbd2)
+    // commits them together, so four files cost about one wait.
+    let staged = if durability == Durability::Now && files.len() > 1 {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = files
+                .iter()
+                .map(|(path, contents, mode)| {
+                    scope.spawn(move || stage_with(path, contents, *mode, durability))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("staging does not panic"))
+                .collect::<Result<Vec<_>>>()
+        })?
+    } else {
+        files
+            .iter()
+            .map(|(path, contents, mode)| stage_with(path, contents, *mode, durability))
+            .collect::<Result<Vec<_>>>()?
+    };
     match durability {
         Durability::Now => commit_all(staged, force),
         Durability::Deferred => staged.into_iter().try_for_each(|s| s.rename(force)),
@@ -234,7 +342,6 @@ pub fn write_all_with(
 /// call (syncfs(2)): what a batch does instead of thousands of fsyncs.
 pub fn sync_filesystem(path: &Path) -> Result<()> {
     let f = File::open(path).map_err(|e| Error::io("open", path, e))?;
-    use std::os::fd::AsRawFd;
     // SAFETY: syncfs takes a file descriptor that `f` keeps open for the call.
     let rc = unsafe { libc::syncfs(f.as_raw_fd()) };
     if rc != 0 {
@@ -292,10 +399,25 @@ pub fn append_line(path: &Path, line: &str, mode: u32) -> Result<()> {
         .map_err(|e| Error::io("append to", path, e))
 }
 
+/// The largest file minica reads: certificates, keys, CSRs, stores and
+/// settings are kilobytes; a bigger file is a mistake, not input.
+pub const MAX_INPUT: u64 = 16 * 1024 * 1024;
+
 /// Reads a file the user named, with errors that say which file.
 pub fn read(path: &Path) -> Result<Vec<u8>> {
     if path.is_dir() {
         return Err(Error::bad_file(path, "is a directory, not a file"));
+    }
+    if let Ok(m) = fs::metadata(path)
+        && m.len() > MAX_INPUT
+    {
+        return Err(Error::bad_file(
+            path,
+            format!(
+                "is {} MiB, too large for a certificate, key, CSR, store or settings file (the limit is 16 MiB)",
+                m.len() >> 20
+            ),
+        ));
     }
     fs::read(path).map_err(|e| match e.kind() {
         // A file the user named that is not there is bad input, not a failure.
@@ -334,6 +456,26 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, Error::Exists { .. }));
         assert_eq!(fs::read(&dest).unwrap(), b"old");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_staged_file_is_invisible_until_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("x");
+        let staged = stage(&dest, b"x", PUBLIC).unwrap();
+        if proc_fd_available() {
+            assert_eq!(
+                fs::read_dir(dir.path()).unwrap().count(),
+                0,
+                "O_TMPFILE leaves no name"
+            );
+        }
+        staged.commit(false).unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"x");
+        let again = stage(&dest, b"y", PUBLIC).unwrap();
+        again.commit(true).unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"y");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 

@@ -284,10 +284,22 @@ pub fn issue_with_new_key(
 }
 
 /// A signed leaf with everything needed to put it on disk and in the record.
+/// The private key's bytes are wiped when it is dropped.
 struct Prepared {
     files: Vec<(PathBuf, Vec<u8>, u32)>,
     entry: record::Entry,
     issued: Issued,
+}
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        for (_, bytes, mode) in &mut self.files {
+            if *mode == fsx::PRIVATE {
+                bytes.zeroize();
+            }
+        }
+    }
 }
 
 fn prepare(
@@ -370,9 +382,12 @@ pub fn write_and_record(
     create_out_dir(&files)?;
     let p = prepare(ca, spec, signed, key, key_info, files);
     let _lock = ca::lock(&ca.dir)?;
-    fsx::write_all(&p.files, force)?;
+    // Recorded first: a crash in between leaves an entry whose files are
+    // missing (which `minica list` reports), never a certificate the
+    // record does not know.
     record::append(&ca.dir, &p.entry)?;
-    Ok(p.issued)
+    fsx::write_all(&p.files, force)?;
+    Ok(p.issued.clone())
 }
 
 /// One certificate of a batch.
@@ -432,9 +447,9 @@ pub fn issue_batch(
                             &info,
                             files,
                         );
-                        fsx::write_all_with(&p.files, force, fsx::Durability::Deferred)?;
                         recorder.append(&p.entry)?;
-                        Ok(p.issued)
+                        fsx::write_all_with(&p.files, force, fsx::Durability::Deferred)?;
+                        Ok(p.issued.clone())
                     })();
                     *results[i].lock().expect("no worker panics") = Some(result);
                 }

@@ -4,6 +4,7 @@
 //! src/cli/) only parses arguments, calls one function here, and prints.
 
 pub mod ca;
+pub mod cakey;
 pub mod certs;
 pub mod config;
 pub mod constraints;

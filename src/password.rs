@@ -25,6 +25,17 @@ pub struct Source {
     pub file: Option<PathBuf>,
     pub env: Option<String>,
     pub stdin: bool,
+    /// A secret already in hand (one just asked for).
+    pub value: Option<Secret>,
+}
+
+impl Source {
+    pub fn literal(secret: Secret) -> Source {
+        Source {
+            value: Some(secret),
+            ..Source::default()
+        }
+    }
 }
 
 /// What a password is for, in prompts and messages.
@@ -45,7 +56,9 @@ impl Source {
     /// variable, or a prompt when stdin and stderr are both terminals.
     /// Anything else is an error that says how to give one, never a hang.
     pub fn get(&self, purpose: &Purpose<'_>) -> Result<Secret> {
-        let secret = if let Some(path) = &self.file {
+        let secret = if let Some(v) = &self.value {
+            v.clone()
+        } else if let Some(path) = &self.file {
             let bytes = Zeroizing::new(fsx::read(path)?);
             let text = std::str::from_utf8(&bytes)
                 .map_err(|_| Error::bad_file(path, "is not UTF-8 text"))?;

@@ -43,7 +43,7 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
     let dir = global.ca_dir()?;
     let mut items = Vec::with_capacity(entries.len());
     let mut profiles = std::collections::HashMap::new();
-    let (ca, created) = ca::load_or_create(&dir)?;
+    let (ca, created) = ca::load_or_create(&dir, &global.unlock())?;
     for (n, e) in entries.into_iter().enumerate() {
         let at = |err: Error| Error::bad_file(&args.file, format!("certificate {}: {err}", n + 1));
         let names = names::parse_all(&e.names).map_err(at)?;

@@ -32,6 +32,9 @@ pub struct Args {
     /// Take the settings from a file shaped like ca.toml.example
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Encrypt the root key with a passphrase (--ca-password-file, MINICA_CA_PASSWORD, or a prompt)
+    #[arg(long)]
+    encrypt: bool,
     /// Replace an existing CA (its files are kept in a replaced-* folder)
     #[arg(long)]
     force: bool,
@@ -58,7 +61,8 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
     if !args.permit.is_empty() {
         cfg.ca.permit = args.permit;
     }
-    let created = ca::create(&dir, &cfg, args.force)?;
+    cfg.ca.encrypt_key |= args.encrypt;
+    let created = ca::create(&dir, &cfg, args.force, &global.unlock())?;
     let ca = &created.ca;
     let cert = dir.join(ca::CERT_FILE);
     if let Some(old) = &created.replaced {
@@ -84,6 +88,7 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
         "key": dir.join(ca::KEY_FILE),
         "subject": ca.subject,
         "key_type": cfg.ca.key_type,
+        "key_encrypted": cfg.ca.encrypt_key,
         "not_after": x509::rfc3339(ca.not_after),
         "permit": cfg.ca.permit,
         "replaced": created.replaced,

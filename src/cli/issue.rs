@@ -59,7 +59,7 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
     if let Some(p) = &args.profile {
         profile::load(p, &dir)?;
     }
-    let (ca, created) = ca::load_or_create(&dir)?;
+    let (ca, created) = ca::load_or_create(&dir, &global.unlock())?;
     if created {
         out.note(format!(
             "no CA in {} yet, so created one ({}, expires {}); trust {} in your clients",

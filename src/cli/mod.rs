@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use minica::error::{Error, Result, exit};
 
 mod batch;
+mod ca_key;
 mod csr;
 mod init;
 mod inspect;
@@ -42,9 +43,21 @@ pub struct Global {
     /// Print nothing but errors
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Read the passphrase of an encrypted CA key from FILE [default: MINICA_CA_PASSWORD, else a prompt]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_password_file: Option<PathBuf>,
 }
 
 impl Global {
+    pub fn unlock(&self) -> minica::cakey::Unlock {
+        minica::cakey::Unlock {
+            source: minica::password::Source {
+                file: self.ca_password_file.clone(),
+                ..Default::default()
+            },
+        }
+    }
+
     pub fn ca_dir(&self) -> Result<PathBuf> {
         match &self.ca_dir {
             Some(d) if !d.as_os_str().is_empty() => Ok(d.clone()),
@@ -58,6 +71,8 @@ pub enum Command {
     Init(init::Args),
     Issue(issue::Args),
     Batch(batch::Args),
+    #[command(subcommand)]
+    Ca(ca_key::Command),
     List(list::Args),
     Csr(csr::Args),
     Keystore(keystore::Args),
@@ -80,6 +95,7 @@ impl Cli {
             Command::Init(a) => init::run(a, &self.global, &out),
             Command::Issue(a) => issue::run(a, &self.global, &out),
             Command::Batch(a) => batch::run(a, &self.global, &out),
+            Command::Ca(c) => ca_key::run(c, &self.global, &out),
             Command::List(a) => list::run(a, &self.global, &out),
             Command::Csr(a) => csr::run(a, &self.global, &out),
             Command::Keystore(a) => keystore::run(a, &self.global, &out),

@@ -62,6 +62,7 @@ impl PasswordArgs {
             file: self.password_file.clone(),
             env: self.password_env.clone(),
             stdin: self.password_stdin,
+            value: None,
         }
     }
 
