@@ -212,19 +212,7 @@ impl Constraints {
 }
 
 fn ip_subtree(bytes: &[u8]) -> Option<Permit> {
-    let (ip, mask_bytes): (IpAddr, &[u8]) = match bytes.len() {
-        8 => (
-            IpAddr::from(<[u8; 4]>::try_from(&bytes[..4]).ok()?),
-            &bytes[4..],
-        ),
-        32 => (
-            IpAddr::from(<[u8; 16]>::try_from(&bytes[..16]).ok()?),
-            &bytes[16..],
-        ),
-        _ => return None,
-    };
-    let len = mask_bytes.iter().map(|b| b.count_ones()).sum::<u32>() as u8;
-    Some(Permit::Ip(ip, len))
+    crate::x509::ip_range_from_bytes(bytes).map(|(ip, len)| Permit::Ip(ip, len))
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@
 //! not know (keytool always asks for a Subject Key Identifier), so the CSR is
 //! parsed here with x509-parser and only vetted fields are carried over.
 
-use std::net::IpAddr;
 use std::path::Path;
 
 use rcgen::{CertificateParams, DnType};
@@ -125,7 +124,7 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Request> {
                         GeneralName::DNSName(s)
                         | GeneralName::RFC822Name(s)
                         | GeneralName::URI(s) => Some(Name::parse(s).map_err(name_err)?),
-                        GeneralName::IPAddress(b) => ip_from(b).map(Name::Ip),
+                        GeneralName::IPAddress(b) => crate::x509::ip_from_bytes(b).map(Name::Ip),
                         _ => None,
                     };
                     match name {
@@ -154,21 +153,7 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Request> {
                 }
             }
             ParsedExtension::ExtendedKeyUsage(eku) => {
-                for (set, name) in [
-                    (eku.any, "anyExtendedKeyUsage"),
-                    (eku.server_auth, "serverAuth"),
-                    (eku.client_auth, "clientAuth"),
-                    (eku.code_signing, "codeSigning"),
-                    (eku.email_protection, "emailProtection"),
-                    (eku.time_stamping, "timeStamping"),
-                    (eku.ocsp_signing, "OCSPSigning"),
-                ] {
-                    if set {
-                        req.asked_ext_key_usage.push(name.to_string());
-                    }
-                }
-                req.asked_ext_key_usage
-                    .extend(eku.other.iter().map(|o| o.to_id_string()));
+                req.asked_ext_key_usage = crate::x509::eku_names(eku);
             }
             // keytool always asks for one; minica computes its own.
             ParsedExtension::SubjectKeyIdentifier(_) => {}
@@ -185,14 +170,6 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Request> {
         req.names.push(Name::parse(cn).map_err(name_err)?);
     }
     Ok(req)
-}
-
-fn ip_from(b: &[u8]) -> Option<IpAddr> {
-    match b.len() {
-        4 => Some(IpAddr::from(<[u8; 4]>::try_from(b).ok()?)),
-        16 => Some(IpAddr::from(<[u8; 16]>::try_from(b).ok()?)),
-        _ => None,
-    }
 }
 
 impl Request {

@@ -7,7 +7,7 @@ use rustls_pki_types::CertificateDer;
 use serde::Serialize;
 use time::OffsetDateTime;
 use x509_parser::certification_request::X509CertificationRequest;
-use x509_parser::extensions::{GeneralName, ParsedExtension};
+use x509_parser::extensions::ParsedExtension;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::error::{Error, Result};
@@ -147,36 +147,6 @@ pub struct CertInfo {
     pub sha256_fingerprint: String,
 }
 
-fn general_name(n: &GeneralName<'_>) -> String {
-    match n {
-        GeneralName::DNSName(d) => format!("DNS:{d}"),
-        GeneralName::RFC822Name(e) => format!("email:{e}"),
-        GeneralName::URI(u) => format!("URI:{u}"),
-        GeneralName::IPAddress(b) => match b.len() {
-            4 => format!(
-                "IP:{}",
-                std::net::IpAddr::from(<[u8; 4]>::try_from(*b).expect("4"))
-            ),
-            16 => format!(
-                "IP:{}",
-                std::net::IpAddr::from(<[u8; 16]>::try_from(*b).expect("16"))
-            ),
-            8 | 32 => {
-                let half = b.len() / 2;
-                let ip = if half == 4 {
-                    std::net::IpAddr::from(<[u8; 4]>::try_from(&b[..4]).expect("4"))
-                } else {
-                    std::net::IpAddr::from(<[u8; 16]>::try_from(&b[..16]).expect("16"))
-                };
-                let len: u32 = b[half..].iter().map(|x| x.count_ones()).sum();
-                format!("IP:{ip}/{len}")
-            }
-            _ => "IP:?".into(),
-        },
-        other => format!("{other}"),
-    }
-}
-
 pub fn fingerprint(der: &[u8]) -> String {
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
     d.as_ref()
@@ -230,7 +200,7 @@ pub fn describe_cert(der: &[u8], now: OffsetDateTime) -> Option<CertInfo> {
     for ext in c.extensions() {
         match ext.parsed_extension() {
             ParsedExtension::SubjectAlternativeName(san) => {
-                info.subject_alt_names = san.general_names.iter().map(general_name).collect();
+                info.subject_alt_names = san.general_names.iter().map(x509::general_name).collect();
             }
             ParsedExtension::BasicConstraints(bc) => {
                 info.is_ca = bc.ca;
@@ -244,35 +214,19 @@ pub fn describe_cert(der: &[u8], now: OffsetDateTime) -> Option<CertInfo> {
                     .map(String::from)
                     .collect();
             }
-            ParsedExtension::ExtendedKeyUsage(e) => {
-                for (on, n) in [
-                    (e.any, "anyExtendedKeyUsage"),
-                    (e.server_auth, "serverAuth"),
-                    (e.client_auth, "clientAuth"),
-                    (e.code_signing, "codeSigning"),
-                    (e.email_protection, "emailProtection"),
-                    (e.time_stamping, "timeStamping"),
-                    (e.ocsp_signing, "OCSPSigning"),
-                ] {
-                    if on {
-                        info.extended_key_usage.push(n.into());
-                    }
-                }
-                info.extended_key_usage
-                    .extend(e.other.iter().map(|o| o.to_id_string()));
-            }
+            ParsedExtension::ExtendedKeyUsage(e) => info.extended_key_usage = x509::eku_names(e),
             ParsedExtension::NameConstraints(nc) => {
                 info.name_constraints_permitted = nc
                     .permitted_subtrees
                     .iter()
                     .flatten()
-                    .map(|s| general_name(&s.base))
+                    .map(|s| x509::general_name(&s.base))
                     .collect();
                 info.name_constraints_excluded = nc
                     .excluded_subtrees
                     .iter()
                     .flatten()
-                    .map(|s| general_name(&s.base))
+                    .map(|s| x509::general_name(&s.base))
                     .collect();
             }
             _ => {}

@@ -536,23 +536,12 @@ fn role(leaf: &Parsed<'_>, p: &Parsed<'_>, is_root: bool) -> &'static str {
 }
 
 fn names_of(p: &Parsed<'_>) -> String {
-    use x509_parser::extensions::GeneralName;
     match p.x.subject_alternative_name() {
         Ok(Some(san)) => san
             .value
             .general_names
             .iter()
-            .map(|n| match n {
-                GeneralName::DNSName(d) => d.to_string(),
-                GeneralName::IPAddress(b) => match b.len() {
-                    4 => std::net::IpAddr::from(<[u8; 4]>::try_from(*b).expect("4 bytes"))
-                        .to_string(),
-                    16 => std::net::IpAddr::from(<[u8; 16]>::try_from(*b).expect("16 bytes"))
-                        .to_string(),
-                    _ => "?".into(),
-                },
-                other => format!("{other}"),
-            })
+            .map(x509::general_name)
             .collect::<Vec<_>>()
             .join(", "),
         _ => "no subjectAltName".into(),
@@ -561,24 +550,7 @@ fn names_of(p: &Parsed<'_>) -> String {
 
 fn leaf_ekus(p: &Parsed<'_>) -> Vec<String> {
     match p.x.extended_key_usage() {
-        Ok(Some(e)) => {
-            let e = &e.value;
-            let mut v: Vec<String> = [
-                (e.any, "anyExtendedKeyUsage"),
-                (e.server_auth, "serverAuth"),
-                (e.client_auth, "clientAuth"),
-                (e.code_signing, "codeSigning"),
-                (e.email_protection, "emailProtection"),
-                (e.time_stamping, "timeStamping"),
-                (e.ocsp_signing, "OCSPSigning"),
-            ]
-            .iter()
-            .filter(|(on, _)| *on)
-            .map(|(_, n)| n.to_string())
-            .collect();
-            v.extend(e.other.iter().map(|o| o.to_id_string()));
-            v
-        }
+        Ok(Some(e)) => x509::eku_names(e.value),
         _ => Vec::new(),
     }
 }

@@ -1,8 +1,11 @@
 //! Small X.509 helpers shared by the root and the leaves: serials, validity
 //! windows, time formatting.
 
+use std::net::IpAddr;
+
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
+use x509_parser::extensions::{ExtendedKeyUsage, GeneralName};
 
 use crate::error::{Error, Result};
 
@@ -62,6 +65,60 @@ pub fn date(t: OffsetDateTime) -> String {
 /// Whole days from `now` until `t` (negative once past).
 pub fn days_left(t: OffsetDateTime, now: OffsetDateTime) -> i64 {
     (t - now).whole_days()
+}
+
+/// An IP address from a subjectAltName entry's OCTET STRING (4 or 16 bytes).
+pub fn ip_from_bytes(b: &[u8]) -> Option<IpAddr> {
+    match b.len() {
+        4 => Some(IpAddr::from(<[u8; 4]>::try_from(b).ok()?)),
+        16 => Some(IpAddr::from(<[u8; 16]>::try_from(b).ok()?)),
+        _ => None,
+    }
+}
+
+/// An address range from a name constraint's OCTET STRING: the address,
+/// then its mask (8 or 32 bytes). Returns the address and prefix length.
+pub fn ip_range_from_bytes(b: &[u8]) -> Option<(IpAddr, u8)> {
+    if b.len() != 8 && b.len() != 32 {
+        return None;
+    }
+    let (addr, mask) = b.split_at(b.len() / 2);
+    let len = mask.iter().map(|m| m.count_ones()).sum::<u32>() as u8;
+    Some((ip_from_bytes(addr)?, len))
+}
+
+/// A general name as text, in OpenSSL's spelling: DNS:, IP:, email:, URI:.
+pub fn general_name(n: &GeneralName<'_>) -> String {
+    match n {
+        GeneralName::DNSName(d) => format!("DNS:{d}"),
+        GeneralName::RFC822Name(e) => format!("email:{e}"),
+        GeneralName::URI(u) => format!("URI:{u}"),
+        GeneralName::IPAddress(b) => match (ip_from_bytes(b), ip_range_from_bytes(b)) {
+            (Some(ip), _) => format!("IP:{ip}"),
+            (None, Some((ip, len))) => format!("IP:{ip}/{len}"),
+            (None, None) => "IP:?".into(),
+        },
+        other => format!("{other}"),
+    }
+}
+
+/// Extended key usages by their RFC 5280 names; others by OID.
+pub fn eku_names(e: &ExtendedKeyUsage<'_>) -> Vec<String> {
+    let mut names: Vec<String> = [
+        (e.any, "anyExtendedKeyUsage"),
+        (e.server_auth, "serverAuth"),
+        (e.client_auth, "clientAuth"),
+        (e.code_signing, "codeSigning"),
+        (e.email_protection, "emailProtection"),
+        (e.time_stamping, "timeStamping"),
+        (e.ocsp_signing, "OCSPSigning"),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, n)| n.to_string())
+    .collect();
+    names.extend(e.other.iter().map(|o| o.to_id_string()));
+    names
 }
 
 #[cfg(test)]
