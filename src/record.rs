@@ -87,7 +87,9 @@ pub fn read(ca_dir: &Path) -> Result<(Vec<Entry>, Vec<BadLine>)> {
     if !p.exists() {
         return Ok((Vec::new(), Vec::new()));
     }
-    let bytes = fsx::read(&p)?;
+    // Not fsx::read: the record is minica's own and may outgrow the size
+    // limit on user files (100,000 entries are about 27 MB).
+    let bytes = std::fs::read(&p).map_err(|e| crate::Error::io("read", &p, e))?;
     let text = String::from_utf8_lossy(&bytes);
     let mut entries = Vec::new();
     let mut bad = Vec::new();
