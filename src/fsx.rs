@@ -311,31 +311,35 @@ pub fn write_all_with(
     durability: Durability,
 ) -> Result<()> {
     refuse_existing(files.iter().map(|(p, _, _)| p.as_path()), force, None)?;
-    // Each fsync waits ~0.3 ms for the journal; run concurrently, ext4 (jbd2)
-    // commits them together, so four files cost about one wait.
-    let staged = if durability == Durability::Now && files.len() > 1 {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = files
-                .iter()
-                .map(|(path, contents, mode)| {
-                    scope.spawn(move || stage_with(path, contents, *mode, durability))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("staging does not panic"))
-                .collect::<Result<Vec<_>>>()
-        })?
-    } else {
-        files
-            .iter()
-            .map(|(path, contents, mode)| stage_with(path, contents, *mode, durability))
-            .collect::<Result<Vec<_>>>()?
-    };
+    let staged = stage_all(files, durability)?;
     match durability {
         Durability::Now => commit_all(staged, force),
         Durability::Deferred => staged.into_iter().try_for_each(|s| s.rename(force)),
     }
+}
+
+/// Stages every file. Each fsync waits ~0.3 ms for the journal; run
+/// concurrently, ext4 (jbd2) commits them together, so four files cost
+/// about one wait.
+pub fn stage_all(files: &[(PathBuf, Vec<u8>, u32)], durability: Durability) -> Result<Vec<Staged>> {
+    if durability == Durability::Deferred || files.len() < 2 {
+        return files
+            .iter()
+            .map(|(path, contents, mode)| stage_with(path, contents, *mode, durability))
+            .collect();
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .iter()
+            .map(|(path, contents, mode)| {
+                scope.spawn(move || stage_with(path, contents, *mode, durability))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("staging does not panic"))
+            .collect()
+    })
 }
 
 /// Flushes everything written to the file system holding `path` in one

@@ -382,11 +382,18 @@ pub fn write_and_record(
     create_out_dir(&files)?;
     let p = prepare(ca, spec, signed, key, key_info, files);
     let _lock = ca::lock(&ca.dir)?;
-    // Recorded first: a crash in between leaves an entry whose files are
-    // missing (which `minica list` reports), never a certificate the
-    // record does not know.
-    record::append(&ca.dir, &p.entry)?;
-    fsx::write_all(&p.files, force)?;
+    fsx::refuse_existing(p.files.iter().map(|(f, _, _)| f.as_path()), force, None)?;
+    // The record line reaches the disk before any file gets its name: a
+    // crash in between leaves an entry whose files are missing (which
+    // `minica list` reports), never a certificate the record does not know.
+    // The two syncs overlap; the files stay nameless until both are done.
+    let (recorded, staged) = std::thread::scope(|scope| {
+        let record = scope.spawn(|| record::append(&ca.dir, &p.entry));
+        let staged = fsx::stage_all(&p.files, fsx::Durability::Now);
+        (record.join().expect("recording does not panic"), staged)
+    });
+    recorded?;
+    fsx::commit_all(staged?, force)?;
     Ok(p.issued.clone())
 }
 
