@@ -578,3 +578,14 @@ fn store_bad_input_is_refused_and_nothing_is_written() {
         .one_sentence_naming("truststore.p12");
     assert_eq!(before, snapshot(env.path()));
 }
+
+#[test]
+fn a_missing_password_creates_nothing_not_even_a_ca() {
+    let env = Env::new();
+    let before = snapshot(env.path());
+    env.minica(&["issue", "first.test", "--keystore"])
+        .fails_with(2)
+        .one_sentence_naming("no store password given");
+    assert_eq!(before, snapshot(env.path()));
+    assert!(!env.ca_dir().exists());
+}

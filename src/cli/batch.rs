@@ -43,10 +43,18 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
     let dir = global.ca_dir()?;
     let mut items = Vec::with_capacity(entries.len());
     let mut profiles = std::collections::HashMap::new();
+    // Every name is checked before anything is created, even a first CA.
+    let all_names = entries
+        .iter()
+        .enumerate()
+        .map(|(n, e)| {
+            names::parse_all(&e.names)
+                .map_err(|err| Error::bad_file(&args.file, format!("certificate {}: {err}", n + 1)))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let (ca, created) = ca::load_or_create(&dir, &global.unlock())?;
-    for (n, e) in entries.into_iter().enumerate() {
+    for (n, (e, names)) in entries.into_iter().zip(all_names).enumerate() {
         let at = |err: Error| Error::bad_file(&args.file, format!("certificate {}: {err}", n + 1));
-        let names = names::parse_all(&e.names).map_err(at)?;
         let profile_name = e
             .profile
             .or(args.profile.clone())

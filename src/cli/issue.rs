@@ -59,22 +59,6 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
     if let Some(p) = &args.profile {
         profile::load(p, &dir)?;
     }
-    let (ca, created) = ca::load_or_create(&dir, &global.unlock())?;
-    if created {
-        out.note(format!(
-            "no CA in {} yet, so created one ({}, expires {}); trust {} in your clients",
-            show_path(&dir),
-            ca.config.ca.key_type,
-            x509::date(ca.not_after),
-            show_path(&dir.join(ca::CERT_FILE))
-        ));
-    }
-    let profile_name = match (&args.profile, args.client) {
-        (Some(p), _) => p.clone(),
-        (None, true) => "client".to_string(),
-        (None, false) => ca.config.issue.profile.clone(),
-    };
-    let (profile, _) = profile::load(&profile_name, &dir)?;
     if args.keystore && args.csr.is_some() {
         return Err(minica::Error::usage(
             "--keystore needs the key, which stays with the CSR's owner; use --truststore alone",
@@ -111,6 +95,22 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
     } else {
         args.password.get(format, out)?
     };
+    let (ca, created) = ca::load_or_create(&dir, &global.unlock())?;
+    if created {
+        out.note(format!(
+            "no CA in {} yet, so created one ({}, expires {}); trust {} in your clients",
+            show_path(&dir),
+            ca.config.ca.key_type,
+            x509::date(ca.not_after),
+            show_path(&dir.join(ca::CERT_FILE))
+        ));
+    }
+    let profile_name = match (&args.profile, args.client) {
+        (Some(p), _) => p.clone(),
+        (None, true) => "client".to_string(),
+        (None, false) => ca.config.issue.profile.clone(),
+    };
+    let (profile, _) = profile::load(&profile_name, &dir)?;
     let issued = match &args.csr {
         Some(csr) => {
             if args.key_type.is_some() {
