@@ -316,15 +316,8 @@ fn encrypted_ca_key() {
 
 /// A CA that expired: made by `openssl ca -selfsign` with dates in the past.
 fn expired_ca(dir: &Path) {
-    std::fs::create_dir_all(dir.join("db/new")).unwrap();
-    std::fs::write(dir.join("db/index.txt"), "").unwrap();
-    std::fs::write(dir.join("db/serial"), "1000\n").unwrap();
     let d = dir.join("db");
-    let cnf = d.join("ca.cnf");
-    std::fs::write(&cnf, format!(
-        "[ca]\ndefault_ca=d\n[d]\ndatabase={0}/index.txt\nnew_certs_dir={0}/new\nserial={0}/serial\ndefault_md=sha256\npolicy=p\nunique_subject=no\n[p]\ncommonName=supplied\n",
-        d.display()
-    )).unwrap();
+    let cnf = openssl_ca_db(&d);
     let key = dir.join("ca-key.pem");
     openssl(&[
         "genpkey",

@@ -71,6 +71,17 @@ impl Corpus {
         out
     }
 
+    /// A key and a CSR for `name`, and `ext` written to an extension file.
+    fn request(&self, name: &str, rsa: Option<u32>, ext: &str) -> (String, String) {
+        let key = self.key(name, rsa);
+        let csr = self.p(&format!("{name}.csr"));
+        let subject = format!("/CN={name}");
+        openssl(&["req", "-new", "-key", &key, "-subj", &subject, "-out", &csr]).ok();
+        let extfile = self.p(&format!("{name}.ext"));
+        std::fs::write(&extfile, ext).unwrap();
+        (csr, extfile)
+    }
+
     /// A certificate for `name` signed by `issuer` with the extensions `ext`.
     fn sign(
         &self,
@@ -81,21 +92,7 @@ impl Corpus {
         rsa: Option<u32>,
         extra: &[&str],
     ) -> String {
-        let key = self.key(name, rsa);
-        let csr = self.p(&format!("{name}.csr"));
-        openssl(&[
-            "req",
-            "-new",
-            "-key",
-            &key,
-            "-subj",
-            &format!("/CN={name}"),
-            "-out",
-            &csr,
-        ])
-        .ok();
-        let extfile = self.p(&format!("{name}.ext"));
-        std::fs::write(&extfile, ext).unwrap();
+        let (csr, extfile) = self.request(name, rsa, ext);
         let out = self.p(&format!("{name}.pem"));
         let mut args = vec![
             "x509",
@@ -120,30 +117,8 @@ impl Corpus {
 
     /// Signed with `openssl ca`, the one way to set a notBefore in the future.
     fn sign_dated(&self, name: &str, issuer: &str, start: i64, end: i64, ext: &str) -> String {
-        let dir = self.env.file(&format!("ca-{name}"));
-        std::fs::create_dir_all(dir.join("new")).unwrap();
-        std::fs::write(dir.join("index.txt"), "").unwrap();
-        std::fs::write(dir.join("serial"), "1000\n").unwrap();
-        let d = dir.display();
-        let cnf = dir.join("ca.cnf");
-        std::fs::write(&cnf, format!(
-            "[ca]\ndefault_ca=d\n[d]\ndatabase={d}/index.txt\nnew_certs_dir={d}/new\nserial={d}/serial\ndefault_md=sha256\npolicy=p\nunique_subject=no\n[p]\ncommonName=supplied\n"
-        )).unwrap();
-        let key = self.key(name, None);
-        let csr = self.p(&format!("{name}.csr"));
-        openssl(&[
-            "req",
-            "-new",
-            "-key",
-            &key,
-            "-subj",
-            &format!("/CN={name}"),
-            "-out",
-            &csr,
-        ])
-        .ok();
-        let extfile = self.p(&format!("{name}.ext"));
-        std::fs::write(&extfile, ext).unwrap();
+        let cnf = openssl_ca_db(&self.env.file(&format!("ca-{name}")));
+        let (csr, extfile) = self.request(name, None, ext);
         let out = self.p(&format!("{name}.pem"));
         let fmt = |t: i64| {
             let t = time::OffsetDateTime::from_unix_timestamp(t).unwrap();

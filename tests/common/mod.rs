@@ -209,6 +209,24 @@ pub fn java(args: &[&str]) -> Run {
     run("java", &all)
 }
 
+/// A minimal `openssl ca` database in `dir`; returns its config file. `openssl
+/// ca` is the one openssl command that sets any notBefore/notAfter.
+pub fn openssl_ca_db(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir.join("new")).unwrap();
+    std::fs::write(dir.join("index.txt"), "").unwrap();
+    std::fs::write(dir.join("serial"), "1000\n").unwrap();
+    let d = dir.display();
+    let cnf = dir.join("ca.cnf");
+    std::fs::write(
+        &cnf,
+        format!(
+            "[ca]\ndefault_ca=d\n[d]\ndatabase={d}/index.txt\nnew_certs_dir={d}/new\nserial={d}/serial\ndefault_md=sha256\npolicy=p\nunique_subject=no\n[p]\ncommonName=supplied\n"
+        ),
+    )
+    .unwrap();
+    cnf
+}
+
 /// Every file under `dir` with its content and mode, to show nothing changed.
 pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
     let mut map = BTreeMap::new();
