@@ -48,8 +48,9 @@ fn benches(c: &mut Criterion) {
 
     let key = KeyType::EcdsaP256.generate().unwrap();
     let info = KeyInfo::of_type(KeyType::EcdsaP256);
+    let checked = spec.check(&ca, &info, x509::now()).unwrap();
     c.bench_function("sign_leaf_p256", |b| {
-        b.iter(|| black_box(spec.sign(&ca, &key, &info).unwrap()))
+        b.iter(|| black_box(spec.sign(&ca, &key, &checked).unwrap()))
     });
 
     let csr_pem = csr::make(&spec.names, &key).unwrap();
@@ -59,11 +60,12 @@ fn benches(c: &mut Criterion) {
             let req = csr::read(csr_path, csr_pem.as_bytes()).unwrap();
             assert!(req.signature.is_ok());
             let spki = rcgen::SubjectPublicKeyInfo::from_der(&req.spki_der).unwrap();
-            black_box(spec.sign(&ca, &spki, &req.key).unwrap())
+            let checked = spec.check(&ca, &req.key, x509::now()).unwrap();
+            black_box(spec.sign(&ca, &spki, &checked).unwrap())
         })
     });
 
-    let leaf = spec.sign(&ca, &key, &info).unwrap();
+    let leaf = spec.sign(&ca, &key, &checked).unwrap();
     let leaf_der = CertificateDer::from(leaf.der.clone());
     let entry = KeyEntry {
         alias: "bench".into(),

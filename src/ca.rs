@@ -323,10 +323,7 @@ pub fn load(dir: &Path, unlock: &Unlock) -> Result<Ca> {
     let key = if cakey::is_encrypted(&key_bytes) {
         let passphrase = unlock.passphrase(false)?;
         let der = cakey::decrypt(&key_path, &key_bytes, &passphrase)?;
-        let der = rustls_pki_types::PrivatePkcs8KeyDer::from(der.to_vec());
-        KeyPair::try_from(&der).map_err(|_| {
-            Error::bad_file(&key_path, "the decrypted CA key is not a key minica reads")
-        })?
+        keys::from_pkcs8_der(&key_path, &der)?
     } else {
         keys::load_pem(&key_path, &key_bytes)?
     };

@@ -290,9 +290,7 @@ pub fn make_to_dir(
     crate::fsx::refuse_existing([made.key.as_path(), made.csr.as_path()], force, None)?;
     let key = key_type.generate()?;
     let csr = make(names, &key)?;
-    if !out_dir.as_os_str().is_empty() {
-        crate::fsx::create_dir(out_dir)?;
-    }
+    crate::fsx::create_dir(out_dir)?;
     crate::fsx::write_all(
         &[
             (

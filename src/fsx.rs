@@ -1,8 +1,9 @@
 //! Atomic, permission-safe file writes.
 //!
-//! Every file is written to a temporary name in its final directory, flushed
-//! to disk, and only then given its real name, so a crash or a kill never
-//! leaves half a file under the real name. Files are created with their final
+//! Every file is written unnamed (O_TMPFILE; a hidden temporary name where
+//! the file system lacks it) in its final directory, flushed to disk, and
+//! only then given its real name, so a crash or a kill never leaves half a
+//! file under the real name. Files are created with their final
 //! mode (keys 0600) rather than chmod-ed afterwards, so a secret is never
 //! readable by others, not even for an instant.
 
@@ -31,6 +32,10 @@ pub fn create_dir(dir: &Path) -> Result<()> {
 }
 
 fn create_dir_with_mode(dir: &Path, mode: u32) -> Result<()> {
+    // DirBuilder fails on "": the current directory always exists.
+    if dir.as_os_str().is_empty() {
+        return Ok(());
+    }
     match fs::DirBuilder::new().recursive(true).mode(mode).create(dir) {
         Ok(()) if dir.is_dir() => Ok(()),
         Ok(()) => Err(Error::bad_file(dir, "exists but is not a directory")),
@@ -79,13 +84,14 @@ pub fn stage(dest: &Path, contents: &[u8], mode: u32) -> Result<Staged> {
 pub enum Durability {
     /// fsync each file before it gets its name, and its directory after.
     Now,
-    /// Leave it to one `sync_filesystem` at the end (batches): a killed
+    /// Leave it to one `sync_filesystems` at the end (batches): a killed
     /// process still never leaves a partial file, but a power cut before
     /// that sync may lose the batch's files.
     Deferred,
 }
 
-fn parent_dir(dest: &Path) -> &Path {
+/// The directory a path is in, "." for a bare file name.
+pub fn parent_dir(dest: &Path) -> &Path {
     match dest.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -140,18 +146,11 @@ fn stage_with(dest: &Path, contents: &[u8], mode: u32, durability: Durability) -
 }
 
 impl Staged {
-    pub fn dest(&self) -> &Path {
-        &self.dest
-    }
-
     /// Gives the file its real name and makes the rename durable. Without
     /// `overwrite`, an existing file is never replaced: the link or rename
     /// fails atomically instead (no check-then-act race).
     pub fn commit(self, overwrite: bool) -> Result<()> {
-        let dest = self.dest.clone();
-        self.rename(overwrite)?;
-        sync_parent(&dest);
-        Ok(())
+        commit_all(vec![self], overwrite)
     }
 
     fn rename(mut self, overwrite: bool) -> Result<()> {
@@ -242,11 +241,8 @@ fn cstr(p: &Path) -> io::Result<std::ffi::CString> {
 /// rename(2) that fails with AlreadyExists instead of replacing
 /// (renameat2 RENAME_NOREPLACE, Linux 3.15+).
 fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    let from =
-        CString::new(from.as_os_str().as_bytes()).map_err(|_| io::ErrorKind::InvalidInput)?;
-    let to = CString::new(to.as_os_str().as_bytes()).map_err(|_| io::ErrorKind::InvalidInput)?;
+    let from = cstr(from)?;
+    let to = cstr(to)?;
     // SAFETY: both paths are NUL-terminated C strings that outlive the call.
     let rc = unsafe {
         libc::renameat2(
@@ -264,17 +260,10 @@ fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
     }
 }
 
-/// Makes a rename durable: the directory entry itself must reach the disk.
-fn sync_parent(path: &Path) {
-    if let Some(dir) = path.parent() {
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
+/// Makes renames durable: the directory entries themselves must reach the disk.
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
     }
 }
 
@@ -342,14 +331,27 @@ pub fn stage_all(files: &[(PathBuf, Vec<u8>, u32)], durability: Durability) -> R
     })
 }
 
-/// Flushes everything written to the file system holding `path` in one
-/// call (syncfs(2)): what a batch does instead of thousands of fsyncs.
-pub fn sync_filesystem(path: &Path) -> Result<()> {
-    let f = File::open(path).map_err(|e| Error::io("open", path, e))?;
-    // SAFETY: syncfs takes a file descriptor that `f` keeps open for the call.
-    let rc = unsafe { libc::syncfs(f.as_raw_fd()) };
-    if rc != 0 {
-        return Err(Error::io("flush to disk", path, io::Error::last_os_error()));
+/// Flushes everything written to the file systems holding `paths`, one
+/// syncfs(2) per file system: what a batch does instead of thousands of
+/// fsyncs.
+pub fn sync_filesystems<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let mut devices = Vec::new();
+    let mut opened = std::collections::HashSet::new();
+    for path in paths {
+        if !opened.insert(path) {
+            continue;
+        }
+        let f = File::open(path).map_err(|e| Error::io("open", path, e))?;
+        let dev = f.metadata().map_err(|e| Error::io("open", path, e))?.dev();
+        if devices.contains(&dev) {
+            continue;
+        }
+        // SAFETY: syncfs takes a file descriptor that `f` keeps open for the call.
+        if unsafe { libc::syncfs(f.as_raw_fd()) } != 0 {
+            return Err(Error::io("flush to disk", path, io::Error::last_os_error()));
+        }
+        devices.push(dev);
     }
     Ok(())
 }
@@ -358,15 +360,13 @@ pub fn sync_filesystem(path: &Path) -> Result<()> {
 pub fn commit_all(staged: Vec<Staged>, overwrite: bool) -> Result<()> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     for s in staged {
-        let dest = s.dest.clone();
+        let dir = parent_dir(&s.dest).to_path_buf();
         s.rename(overwrite)?;
-        if !dirs.iter().any(|d| Some(d.as_path()) == dest.parent()) {
-            dirs.push(dest.parent().map(Path::to_path_buf).unwrap_or_default());
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
         }
     }
-    for d in dirs {
-        sync_parent(&d.join("x"));
-    }
+    dirs.iter().for_each(|d| sync_dir(d));
     Ok(())
 }
 

@@ -42,15 +42,18 @@ pub struct Signed {
     pub warnings: Vec<String>,
 }
 
+/// A request the CA's constraints and policy accepted: what `sign` needs.
+/// Only `LeafSpec::check` makes one, so nothing is signed unchecked.
+pub struct Checked {
+    now: OffsetDateTime,
+    not_after: OffsetDateTime,
+    warnings: Vec<String>,
+}
+
 impl LeafSpec {
     /// Checks the request against the CA's constraints and policy before
-    /// anything is generated. Returns the notAfter to use and any warnings.
-    pub fn check(
-        &self,
-        ca: &Ca,
-        key: &KeyInfo,
-        now: OffsetDateTime,
-    ) -> Result<(OffsetDateTime, Vec<String>)> {
+    /// anything is generated: the notAfter to use and any warnings.
+    pub fn check(&self, ca: &Ca, key: &KeyInfo, now: OffsetDateTime) -> Result<Checked> {
         if self.names.is_empty() {
             return Err(Error::usage(
                 "give at least one name (a DNS name, IP address, email or URI)",
@@ -104,7 +107,11 @@ impl LeafSpec {
                 "{days} days is longer than the {APPLE_MAX_DAYS} days Apple platforms accept for TLS certificates"
             ));
         }
-        Ok((not_after, warnings))
+        Ok(Checked {
+            now,
+            not_after,
+            warnings,
+        })
     }
 
     fn params(
@@ -176,11 +183,14 @@ impl LeafSpec {
         Some(first)
     }
 
-    /// Signs a leaf for `public_key` under this spec.
-    pub fn sign(&self, ca: &Ca, public_key: &impl PublicKeyData, key: &KeyInfo) -> Result<Signed> {
-        let now = x509::now();
-        let (not_after, warnings) = self.check(ca, key, now)?;
-        let params = self.params(ca, not_after, now, keys::is_rsa(public_key))?;
+    /// Signs a leaf for `public_key` under this spec, as `check` allowed.
+    pub fn sign(
+        &self,
+        ca: &Ca,
+        public_key: &impl PublicKeyData,
+        checked: &Checked,
+    ) -> Result<Signed> {
+        let params = self.params(ca, checked.not_after, checked.now, keys::is_rsa(public_key))?;
         let cert = params.signed_by(public_key, &ca.issuer)?;
         let serial = params
             .serial_number
@@ -193,7 +203,7 @@ impl LeafSpec {
             serial,
             not_before: params.not_before,
             not_after: params.not_after,
-            warnings,
+            warnings: checked.warnings.clone(),
         })
     }
 }
@@ -266,11 +276,11 @@ pub fn issue_with_new_key(
     force: bool,
 ) -> Result<Issued> {
     let info = KeyInfo::of_type(key_type);
-    spec.check(ca, &info, x509::now())?;
+    let checked = spec.check(ca, &info, x509::now())?;
     let files = OutFiles::in_dir(out_dir, true);
     fsx::refuse_existing(files.all(), force, None)?;
     let key = key_type.generate()?;
-    let signed = spec.sign(ca, &key, &info)?;
+    let signed = spec.sign(ca, &key, &checked)?;
     let key_pem = keys::pkcs8_pem(&key);
     write_and_record(
         ca,
@@ -362,13 +372,6 @@ fn prepare(
     }
 }
 
-fn create_out_dir(files: &OutFiles) -> Result<()> {
-    match files.cert.parent().filter(|d| !d.as_os_str().is_empty()) {
-        Some(dir) => fsx::create_dir(dir),
-        None => Ok(()),
-    }
-}
-
 /// Writes a signed leaf's files and records it, under the CA's lock.
 pub fn write_and_record(
     ca: &Ca,
@@ -379,7 +382,7 @@ pub fn write_and_record(
     files: OutFiles,
     force: bool,
 ) -> Result<Issued> {
-    create_out_dir(&files)?;
+    fsx::create_dir(fsx::parent_dir(&files.cert))?;
     let p = prepare(ca, spec, signed, key, key_info, files);
     let _lock = ca::lock(&ca.dir)?;
     fsx::refuse_existing(p.files.iter().map(|(f, _, _)| f.as_path()), force, None)?;
@@ -417,8 +420,9 @@ pub fn issue_batch(
 ) -> Result<Vec<Issued>> {
     let now = x509::now();
     let mut seen = std::collections::HashSet::new();
+    let mut checked = Vec::with_capacity(items.len());
     for item in &items {
-        item.spec.check(ca, &KeyInfo::of_type(item.key_type), now)?;
+        checked.push(item.spec.check(ca, &KeyInfo::of_type(item.key_type), now)?);
         let files = OutFiles::in_dir(&item.out_dir, true);
         fsx::refuse_existing(files.all(), force, None)?;
         if !seen.insert(item.out_dir.clone()) {
@@ -442,9 +446,9 @@ pub fn issue_batch(
                     let result = (|| {
                         let info = KeyInfo::of_type(item.key_type);
                         let key = item.key_type.generate()?;
-                        let signed = item.spec.sign(ca, &key, &info)?;
+                        let signed = item.spec.sign(ca, &key, &checked[i])?;
                         let files = OutFiles::in_dir(&item.out_dir, true);
-                        create_out_dir(&files)?;
+                        fsx::create_dir(fsx::parent_dir(&files.cert))?;
                         let key_pem = keys::pkcs8_pem(&key);
                         let p = prepare(
                             ca,
@@ -464,21 +468,7 @@ pub fn issue_batch(
         }
     });
     recorder.finish()?;
-    let mut synced: Vec<PathBuf> = Vec::new();
-    for item in &items {
-        let dir = item
-            .out_dir
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        if !synced.iter().any(|d| d == dir) {
-            fsx::sync_filesystem(dir)?;
-            synced.push(dir.to_path_buf());
-        }
-        if synced.len() > 8 {
-            break;
-        }
-    }
+    fsx::sync_filesystems(items.iter().map(|i| fsx::parent_dir(&i.out_dir)))?;
     results
         .into_iter()
         .map(|m| {
@@ -535,9 +525,9 @@ pub fn issue_from_csr(
     })?;
     let out_dir = out_dir.unwrap_or_else(|| default_out_dir(&spec.names));
     let files = OutFiles::in_dir(&out_dir, false);
-    spec.check(ca, &req.key, x509::now())?;
+    let checked = spec.check(ca, &req.key, x509::now())?;
     fsx::refuse_existing(files.all(), force, None)?;
-    let mut signed = spec.sign(ca, &spki, &req.key)?;
+    let mut signed = spec.sign(ca, &spki, &checked)?;
     let mut warnings = req.dropped(&spec.profile);
     warnings.append(&mut signed.warnings);
     signed.warnings = warnings;

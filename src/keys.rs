@@ -170,12 +170,20 @@ pub fn load_pem(path: &Path, bytes: &[u8]) -> Result<KeyPair> {
             "expected a PEM \"PRIVATE KEY\" block",
         )
     })?;
-    KeyPair::try_from(&der).map_err(|_| {
-        Error::bad_file(
-            path,
-            "unsupported or corrupt private key (minica reads ECDSA P-256/P-384, Ed25519 and RSA keys)",
-        )
-    })
+    KeyPair::try_from(&der).map_err(|_| unsupported_key(path))
+}
+
+/// Reads a private key from PKCS#8 DER (out of a keystore, or decrypted).
+pub fn from_pkcs8_der(path: &Path, der: &[u8]) -> Result<KeyPair> {
+    let der = rustls_pki_types::PrivatePkcs8KeyDer::from(der.to_vec());
+    KeyPair::try_from(&der).map_err(|_| unsupported_key(path))
+}
+
+fn unsupported_key(path: &Path) -> Error {
+    Error::bad_file(
+        path,
+        "unsupported or corrupt private key (minica reads ECDSA P-256/P-384, Ed25519 and RSA keys)",
+    )
 }
 
 #[cfg(test)]

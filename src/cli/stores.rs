@@ -99,9 +99,8 @@ impl PasswordArgs {
 
 /// Writes a store file atomically; keystores hold a key, so 0600.
 pub fn write(path: &Path, bytes: &[u8], private: bool, force: bool) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-        && !dir.is_dir()
-    {
+    let dir = fsx::parent_dir(path);
+    if !dir.is_dir() {
         return Err(Error::bad_file(dir, "no such directory"));
     }
     let mode = if private { fsx::PRIVATE } else { fsx::PUBLIC };

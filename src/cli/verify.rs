@@ -186,10 +186,7 @@ fn spki_of_pem(path: &Path) -> Result<Vec<u8>> {
 
 fn spki_of_pkcs8(path: &Path, pkcs8: &[u8]) -> Result<Vec<u8>> {
     use rcgen::PublicKeyData;
-    let der = rustls_pki_types::PrivatePkcs8KeyDer::from(pkcs8.to_vec());
-    let pair = rcgen::KeyPair::try_from(&der)
-        .map_err(|_| Error::bad_file(path, "holds a private key minica cannot read"))?;
-    Ok(pair.subject_public_key_info())
+    Ok(keys::from_pkcs8_der(path, pkcs8)?.subject_public_key_info())
 }
 
 /// `verify --truststore FILE` alone: will Java find trusted entries in it?
