@@ -666,3 +666,74 @@ fn secrets_are_never_printed() {
         );
     }
 }
+
+/// `minica batch`: lines of names and a TOML manifest, each certificate
+/// checked by openssl and recorded; a bad entry stops the batch before any
+/// key is made.
+#[test]
+fn batch_issues_many_and_checks_first() {
+    let env = Env::new();
+    env.minica(&["init"]).ok();
+    let names: String = (0..40).map(|i| format!("b{i}.test 10.0.1.{i}\n")).collect();
+    std::fs::write(env.file("names.txt"), format!("# hosts\n{names}")).unwrap();
+    let j = env
+        .minica(&["batch", "names.txt", "--out", "out", "--json"])
+        .ok()
+        .json();
+    assert_eq!(j["issued"].as_array().unwrap().len(), 40);
+    let ca = env.ca_dir().join("ca.pem");
+    for i in [0, 17, 39] {
+        let cert = env.s(&format!("out/b{i}.test/cert.pem"));
+        openssl(&[
+            "verify",
+            "-CAfile",
+            ca.to_str().unwrap(),
+            "-purpose",
+            "sslserver",
+            "-verify_ip",
+            &format!("10.0.1.{i}"),
+            &cert,
+        ])
+        .ok();
+        assert_eq!(mode(&env.file(&format!("out/b{i}.test/key.pem"))), 0o600);
+    }
+    std::fs::write(
+        env.file("m.toml"),
+        "[[certificate]]\nnames = [\"alice\"]\nprofile = \"client\"\ndays = 30\nkey_type = \"rsa-2048\"\nout = \"people/alice\"\n\n[[certificate]]\nnames = [\"api.test\"]\n",
+    )
+    .unwrap();
+    env.minica(&["batch", "m.toml", "--out", "m"]).ok();
+    openssl(&[
+        "verify",
+        "-CAfile",
+        ca.to_str().unwrap(),
+        "-purpose",
+        "sslclient",
+        &env.s("m/people/alice/cert.pem"),
+    ])
+    .ok();
+    assert!(x509_text(&env.file("m/people/alice/cert.pem")).contains("rsaEncryption"));
+    openssl(&[
+        "verify",
+        "-CAfile",
+        ca.to_str().unwrap(),
+        "-purpose",
+        "sslserver",
+        &env.s("m/api.test/cert.pem"),
+    ])
+    .ok();
+    assert_eq!(
+        env.minica(&["list", "--json"]).ok().json()["certificates"]
+            .as_array()
+            .unwrap()
+            .len(),
+        42
+    );
+    // One bad line: nothing written, nothing recorded.
+    std::fs::write(env.file("bad.txt"), "ok1.test\nexa..mple\nok2.test\n").unwrap();
+    let before = snapshot(env.path());
+    env.minica(&["batch", "bad.txt", "--out", "out2"])
+        .fails_with(2)
+        .one_sentence_naming("certificate 2");
+    assert_eq!(before, snapshot(env.path()));
+}
