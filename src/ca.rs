@@ -13,6 +13,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
+
 use std::path::{Path, PathBuf};
 
 use rcgen::{
@@ -28,7 +29,7 @@ use crate::cakey::{self, Unlock};
 use crate::config::CaConfig;
 use crate::constraints::{Constraints, Permit};
 use crate::error::{Error, Result};
-use crate::{fsx, keys, record, x509};
+use crate::{fsx, keys, record, txn, x509};
 
 pub const CERT_FILE: &str = "ca.pem";
 pub const KEY_FILE: &str = "ca-key.pem";
@@ -62,21 +63,25 @@ pub struct Ca {
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
     pub constraints: Constraints,
+    /// The CA's SubjectPublicKeyInfo, DER.
+    pub spki: Vec<u8>,
 }
 
 /// Held while the CA directory is being changed; released on drop.
 pub struct Lock(#[allow(dead_code)] File);
 
-/// Takes the CA directory's lock, waiting for other minica processes.
-pub fn lock(dir: &Path) -> Result<Lock> {
+/// Takes the CA directory's lock, waiting for other minica processes. The
+/// lock file is opened without following a link planted in its place.
+fn lock(dir: &Path) -> Result<Lock> {
     let path = dir.join(LOCK_FILE);
     let f = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(&path)
-        .map_err(|e| Error::io("open the lock file", &path, e))?;
+        .map_err(|e| fsx::nofollow_error(&path, e))?;
     f.lock()
         .map_err(|e| Error::io("lock the CA directory with", &path, e))?;
     Ok(Lock(f))
@@ -87,6 +92,24 @@ pub fn exists(dir: &Path) -> bool {
     dir.join(CERT_FILE).symlink_metadata().is_ok()
 }
 
+/// What a CA directory holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// None of the CA's files: a CA may be made here.
+    Empty,
+    /// A certificate and its key.
+    Complete,
+    /// Some of the CA's files but not both the certificate and the key:
+    /// never a reason to make a new key over what is there.
+    Partial {
+        present: Vec<&'static str>,
+        missing: Vec<&'static str>,
+    },
+}
+
+/// The files that make a CA; any of them present means "a CA is here".
+const CA_FILES: [&str; 4] = [CERT_FILE, KEY_FILE, CONFIG_FILE, record::FILE_NAME];
+
 impl Ca {
     pub fn policy(&self) -> crate::policy::Policy<'_> {
         crate::policy::Policy {
@@ -96,41 +119,281 @@ impl Ca {
     }
 }
 
-/// Encrypts (with a passphrase) or decrypts the CA key in place, atomically,
-/// under the CA's lock. Returns false when it already was in that state.
-pub fn set_key_encryption(dir: &Path, encrypt: bool, unlock: &Unlock) -> Result<()> {
-    if !exists(dir) {
-        return Err(Error::NoCa(dir.to_path_buf()));
+/// A CA directory, locked, checked and recovered: every command that reads
+/// or changes a CA works inside one, so that it sees the CA as it is while
+/// it runs (another `init --force` waits), and never a half-finished
+/// command's leftovers.
+pub struct Session {
+    pub dir: PathBuf,
+    _lock: Lock,
+    /// Interrupted commands this session finished or undid on opening.
+    pub recovered: Vec<txn::Recovered>,
+}
+
+impl Session {
+    /// Locks the CA directory `dir` (created, mode 0700, when `create`),
+    /// checks that nobody else can change it, and finishes or undoes any
+    /// command that was killed in it.
+    pub fn open(dir: &Path, create: bool) -> Result<Session> {
+        match fs::metadata(dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if !create {
+                    return Err(Error::NoCa(dir.into()));
+                }
+                fsx::create_private_dir(dir)?;
+            }
+            Err(e) => return Err(Error::io("open the CA directory", dir, e)),
+            Ok(m) if !m.is_dir() => {
+                return Err(Error::bad_file_fix(
+                    dir,
+                    "is not a directory",
+                    "point --ca-dir at a CA directory",
+                ));
+            }
+            Ok(_) => {}
+        }
+        check_safe(dir)?;
+        let lock = lock(dir)?;
+        let recovered = txn::recover(dir)?;
+        Ok(Session {
+            dir: dir.to_path_buf(),
+            _lock: lock,
+            recovered,
+        })
     }
-    let _lock = lock(dir)?;
-    let key_path = dir.join(KEY_FILE);
-    let bytes = zeroize::Zeroizing::new(fsx::read(&key_path)?);
-    let encrypted = cakey::is_encrypted(&bytes);
-    let new_pem = match (encrypt, encrypted) {
-        (true, true) => {
-            return Err(Error::usage(format!(
-                "{} is already encrypted",
-                key_path.display()
-            )));
+
+    pub fn state(&self) -> State {
+        let present: Vec<&'static str> = CA_FILES
+            .into_iter()
+            .filter(|f| self.dir.join(f).symlink_metadata().is_ok())
+            .collect();
+        let missing: Vec<&'static str> = [CERT_FILE, KEY_FILE]
+            .into_iter()
+            .filter(|f| !present.contains(f))
+            .collect();
+        match (present.is_empty(), missing.is_empty()) {
+            (true, _) => State::Empty,
+            (false, true) => State::Complete,
+            (false, false) => State::Partial { present, missing },
         }
-        (false, false) => {
-            return Err(Error::usage(format!(
-                "{} is not encrypted",
-                key_path.display()
-            )));
+    }
+
+    /// Loads the CA, which must be complete.
+    pub fn load(&self, unlock: &Unlock) -> Result<Ca> {
+        match self.state() {
+            State::Complete => load_files(&self.dir, unlock),
+            State::Empty => Err(Error::NoCa(self.dir.clone())),
+            State::Partial { present, missing } => Err(incomplete(&self.dir, &present, &missing)),
         }
-        (true, false) => {
-            let key = keys::load_pem(&key_path, &bytes)?;
-            let passphrase = unlock.passphrase(true)?;
-            cakey::encrypt(&keys::pkcs8_der(&key), &passphrase)?
+    }
+
+    /// Loads the CA, creating one with the default settings when the
+    /// directory holds none, so a newcomer's first `minica issue` just
+    /// works. The bool says whether it was created.
+    pub fn load_or_create(&self, unlock: &Unlock) -> Result<(Ca, bool)> {
+        match self.state() {
+            State::Empty => Ok((self.create(&CaConfig::default(), false, unlock)?.ca, true)),
+            _ => Ok((self.load(unlock)?, false)),
         }
-        (false, true) => {
-            let passphrase = unlock.passphrase(false)?;
-            let der = cakey::decrypt(&key_path, &bytes, &passphrase)?;
-            zeroize::Zeroizing::new(keys::pem_encode("PRIVATE KEY", der.to_vec()))
+    }
+
+    /// Creates a new root CA. Refuses to replace an existing (or partial)
+    /// one unless `force`; then the old files are kept in `replaced-<time>/`,
+    /// all of them moved in one transaction.
+    pub fn create(&self, cfg: &CaConfig, force: bool, unlock: &Unlock) -> Result<Created> {
+        let dir = &self.dir;
+        // Check the settings before touching the disk.
+        let now = x509::now();
+        let serial = x509::random_serial()?;
+        let params = root_params(cfg, &serial, now)?;
+        let state = self.state();
+        if state != State::Empty && !force {
+            return Err(match state {
+                State::Partial { present, missing } => incomplete(dir, &present, &missing),
+                _ => Error::Exists {
+                    path: dir.join(CERT_FILE),
+                    hint: Some(format!(
+                        "a CA already exists in {} (the old one is kept in a replaced-* folder there)",
+                        dir.display()
+                    )),
+                },
+            });
         }
-    };
-    fsx::stage(&key_path, new_pem.as_bytes(), fsx::PRIVATE)?.commit(true)
+
+        // Asked before the key is made, so a missing passphrase changes nothing.
+        let passphrase = if cfg.ca.encrypt_key {
+            Some(unlock.passphrase(true)?)
+        } else {
+            None
+        };
+        let key = cfg.ca.key_type.generate()?;
+        let cert = params.self_signed(&key)?;
+        let key_pem = match &passphrase {
+            Some(p) => cakey::encrypt(&keys::pkcs8_der(&key), p)?,
+            None => zeroize::Zeroizing::new(keys::pkcs8_pem(&key)),
+        };
+        let aside = (state != State::Empty).then(|| replaced_dir(dir, now));
+        let files: [(&str, Vec<u8>, u32); 4] = [
+            (CONFIG_FILE, cfg.to_toml().into_bytes(), fsx::PUBLIC),
+            (KEY_FILE, key_pem.as_bytes().to_vec(), fsx::PRIVATE),
+            (CERT_FILE, cert.pem().into_bytes(), fsx::PUBLIC),
+            // A new CA starts a new record; the old one goes with the old CA.
+            (record::FILE_NAME, Vec::new(), fsx::PUBLIC),
+        ];
+        let mut plan = txn::Plan::in_ca(dir);
+        for (name, bytes, mode) in files {
+            match &aside {
+                Some(a) => plan.replace_keeping(&dir.join(name), bytes, mode, &a.join(name)),
+                None => plan.write(&dir.join(name), bytes, mode, txn::Replace::Never),
+            }
+        }
+        plan.run()?;
+        let replaced = aside.filter(|a| a.exists());
+        let ca = match passphrase {
+            Some(p) => load_files(
+                dir,
+                &Unlock {
+                    source: crate::password::Source::literal(p),
+                },
+            )?,
+            None => load_files(dir, unlock)?,
+        };
+        Ok(Created { ca, replaced })
+    }
+
+    /// Encrypts (with a passphrase) or decrypts the CA key in place.
+    pub fn set_key_encryption(&self, encrypt: bool, unlock: &Unlock) -> Result<()> {
+        match self.state() {
+            State::Complete => {}
+            State::Empty => return Err(Error::NoCa(self.dir.clone())),
+            State::Partial { present, missing } => {
+                return Err(incomplete(&self.dir, &present, &missing));
+            }
+        }
+        let key_path = self.dir.join(KEY_FILE);
+        let bytes = zeroize::Zeroizing::new(fsx::read_nofollow(&key_path, fsx::MAX_INPUT)?);
+        let encrypted = cakey::is_encrypted(&bytes);
+        let new_pem = match (encrypt, encrypted) {
+            (true, true) => {
+                return Err(Error::usage(format!(
+                    "{} is already encrypted",
+                    key_path.display()
+                )));
+            }
+            (false, false) => {
+                return Err(Error::usage(format!(
+                    "{} is not encrypted",
+                    key_path.display()
+                )));
+            }
+            (true, false) => {
+                let key = keys::load_pem(&key_path, &bytes)?;
+                let passphrase = unlock.passphrase(true)?;
+                cakey::encrypt(&keys::pkcs8_der(&key), &passphrase)?
+            }
+            (false, true) => {
+                let passphrase = unlock.passphrase(false)?;
+                let der = cakey::decrypt(&key_path, &bytes, &passphrase)?;
+                zeroize::Zeroizing::new(keys::pem_encode("PRIVATE KEY", der.to_vec()))
+            }
+        };
+        let mut plan = txn::Plan::in_ca(&self.dir);
+        plan.write(
+            &key_path,
+            new_pem.as_bytes(),
+            fsx::PRIVATE,
+            txn::Replace::Allowed,
+        );
+        plan.run()
+    }
+}
+
+fn incomplete(dir: &Path, present: &[&str], missing: &[&str]) -> Error {
+    Error::bad_file_fix(
+        dir,
+        format!(
+            "the CA here is incomplete: it has {} but no {}",
+            present.join(", "),
+            missing.join(" and no ")
+        ),
+        format!(
+            "restore the missing file, or replace the CA with `minica init --force` (what is there is kept in {}/replaced-<time>/)",
+            dir.display()
+        ),
+    )
+}
+
+/// Refuses a CA directory that someone else could change: owned by another
+/// user, writable by group or others, a key others can read, or a link
+/// planted in place of one of minica's files.
+fn check_safe(dir: &Path) -> Result<()> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let m = fs::metadata(dir).map_err(|e| Error::io("open the CA directory", dir, e))?;
+    check_owner_mode(dir, &m, me, 0o022, "chmod go-w")?;
+    for name in CA_FILES.into_iter().chain([LOCK_FILE, txn::JOURNAL_DIR]) {
+        let p = dir.join(name);
+        let m = match p.symlink_metadata() {
+            Ok(m) => m,
+            Err(_) => continue,
+        };
+        if m.file_type().is_symlink() {
+            return Err(fsx::nofollow_error(
+                &p,
+                io::Error::from_raw_os_error(libc::ELOOP),
+            ));
+        }
+        if name == KEY_FILE {
+            check_owner_mode(&p, &m, me, 0o077, "chmod 600")?;
+        } else {
+            check_owner_mode(&p, &m, me, 0o022, "chmod go-w")?;
+        }
+    }
+    Ok(())
+}
+
+fn check_owner_mode(
+    path: &Path,
+    m: &fs::Metadata,
+    me: u32,
+    forbidden: u32,
+    fix: &str,
+) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    if m.uid() != me {
+        return Err(Error::bad_file_fix(
+            path,
+            format!(
+                "is owned by user {}, not by you (user {me}), who could then replace the CA or read its key",
+                m.uid()
+            ),
+            format!(
+                "run `chown {me} {}`, or use a CA directory of your own",
+                path.display()
+            ),
+        ));
+    }
+    let mode = m.mode() & 0o777;
+    if mode & forbidden != 0 {
+        let who = match (mode & forbidden & 0o070 != 0, mode & forbidden & 0o007 != 0) {
+            (true, true) => "its group and everyone else",
+            (true, false) => "its group",
+            _ => "everyone else",
+        };
+        let what = if forbidden == 0o077 {
+            "readable or writable by"
+        } else {
+            "writable by"
+        };
+        return Err(Error::bad_file_fix(
+            path,
+            format!(
+                "is {what} {who} (mode {mode:o}), who could then replace the CA or read its key"
+            ),
+            format!("run `{fix} {}`", path.display()),
+        ));
+    }
+    Ok(())
 }
 
 /// What `create` did.
@@ -144,7 +407,7 @@ pub struct Created {
 fn root_params(cfg: &CaConfig, serial: &[u8], now: OffsetDateTime) -> Result<CertificateParams> {
     let mut params = CertificateParams::default();
     params.serial_number = Some(rcgen::SerialNumber::from_slice(serial));
-    let (not_before, not_after) = x509::validity_window(now, cfg.ca.days);
+    let (not_before, not_after) = x509::validity_window(now, cfg.ca.days)?;
     params.not_before = not_before;
     params.not_after = not_after;
     let name = cfg
@@ -173,116 +436,39 @@ fn root_params(cfg: &CaConfig, serial: &[u8], now: OffsetDateTime) -> Result<Cer
     Ok(params)
 }
 
-/// Creates a new root CA in `dir`. Refuses to replace an existing one unless
-/// `force`, in which case the old files are kept in `dir/replaced-<time>/`.
+/// Creates a new root CA in `dir` (see [`Session::create`]).
 pub fn create(dir: &Path, cfg: &CaConfig, force: bool, unlock: &Unlock) -> Result<Created> {
-    if cfg.ca.days == 0 {
-        return Err(Error::usage("--days must be at least 1"));
-    }
-    // Check the settings before touching the disk.
-    let now = x509::now();
-    let serial = x509::random_serial()?;
-    let params = root_params(cfg, &serial, now)?;
-    refuse_existing_ca(dir, force)?;
-
-    fsx::create_private_dir(dir)?;
-    let _lock = lock(dir)?;
-    refuse_existing_ca(dir, force)?;
-
-    // Asked before the key is made, so a missing passphrase changes nothing.
-    let passphrase = if cfg.ca.encrypt_key {
-        Some(unlock.passphrase(true)?)
-    } else {
-        None
-    };
-    let key = cfg.ca.key_type.generate()?;
-    let cert = params.self_signed(&key)?;
-    let key_pem = match &passphrase {
-        Some(p) => cakey::encrypt(&keys::pkcs8_der(&key), p)?,
-        None => zeroize::Zeroizing::new(keys::pkcs8_pem(&key)),
-    };
-    let replaced = if exists(dir) {
-        Some(move_aside(dir, now)?)
-    } else {
-        None
-    };
-
-    // The certificate is written last: until it exists there is no CA, and
-    // a key left alone by an interrupted run is simply replaced next time.
-    let files = [
-        (CONFIG_FILE, cfg.to_toml().into_bytes(), fsx::PUBLIC),
-        (KEY_FILE, key_pem.as_bytes().to_vec(), fsx::PRIVATE),
-        (CERT_FILE, cert.pem().into_bytes(), fsx::PUBLIC),
-    ];
-    let staged = files
-        .iter()
-        .map(|(name, bytes, mode)| fsx::stage(&dir.join(name), bytes, *mode))
-        .collect::<Result<Vec<_>>>()?;
-    fsx::commit_all(staged, true)?;
-    drop(_lock);
-    let ca = match passphrase {
-        Some(p) => load(
-            dir,
-            &Unlock {
-                source: crate::password::Source::literal(p),
-            },
-        )?,
-        None => load(dir, unlock)?,
-    };
-    Ok(Created { ca, replaced })
+    // Bad settings change nothing, not even by making the directory.
+    root_params(cfg, &x509::random_serial()?, x509::now())?;
+    Session::open(dir, true)?.create(cfg, force, unlock)
 }
 
-fn refuse_existing_ca(dir: &Path, force: bool) -> Result<()> {
-    if exists(dir) && !force {
-        return Err(Error::Exists {
-            path: dir.join(CERT_FILE),
-            hint: Some(format!(
-                "a CA already exists in {} (the old one is kept in a replaced-* folder there)",
-                dir.display()
-            )),
-        });
-    }
-    Ok(())
-}
-
-/// Moves a CA's files into `dir/replaced-<time>/` so `init --force` loses nothing.
-fn move_aside(dir: &Path, now: OffsetDateTime) -> Result<PathBuf> {
+/// `replaced-<time>` in `dir`, a name not taken yet.
+fn replaced_dir(dir: &Path, now: OffsetDateTime) -> PathBuf {
     let stamp = now.unix_timestamp();
     let mut target = dir.join(format!("replaced-{stamp}"));
     let mut n = 1;
-    while target.exists() {
+    while target.symlink_metadata().is_ok() {
         target = dir.join(format!("replaced-{stamp}-{n}"));
         n += 1;
     }
-    fsx::create_private_dir(&target)?;
-    for name in [CERT_FILE, KEY_FILE, CONFIG_FILE, record::FILE_NAME] {
-        let from = dir.join(name);
-        if from.exists() {
-            fs::rename(&from, target.join(name)).map_err(|e| Error::io("move aside", &from, e))?;
-        }
-    }
-    Ok(target)
+    target
 }
 
-/// Loads the CA in `dir`, checking that its key matches its certificate.
+/// Encrypts or decrypts the CA key in `dir` (see [`Session::set_key_encryption`]).
+pub fn set_key_encryption(dir: &Path, encrypt: bool, unlock: &Unlock) -> Result<()> {
+    Session::open(dir, false)?.set_key_encryption(encrypt, unlock)
+}
+
+/// Loads the CA in `dir` (see [`Session::load`]).
 pub fn load(dir: &Path, unlock: &Unlock) -> Result<Ca> {
-    match fs::metadata(dir) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Error::NoCa(dir.into())),
-        Err(e) => return Err(Error::io("open the CA directory", dir, e)),
-        Ok(m) if !m.is_dir() => {
-            return Err(Error::bad_file_fix(
-                dir,
-                "is not a directory",
-                "point --ca-dir at a CA directory",
-            ));
-        }
-        Ok(_) => {}
-    }
+    Session::open(dir, false)?.load(unlock)
+}
+
+/// Reads the CA's files, checking that its key matches its certificate.
+fn load_files(dir: &Path, unlock: &Unlock) -> Result<Ca> {
     let cert_path = dir.join(CERT_FILE);
-    if !exists(dir) {
-        return Err(Error::NoCa(dir.into()));
-    }
-    let cert_bytes = fsx::read(&cert_path)?;
+    let cert_bytes = fsx::read_nofollow(&cert_path, fsx::MAX_INPUT)?;
     let cert_der = CertificateDer::pem_slice_iter(&cert_bytes)
         .next()
         .and_then(|c| c.ok())
@@ -308,16 +494,16 @@ pub fn load(dir: &Path, unlock: &Unlock) -> Result<Ca> {
     }
 
     let key_path = dir.join(KEY_FILE);
-    let key_bytes = match fs::read(&key_path) {
+    let key_bytes = match fsx::read_nofollow(&key_path, fsx::MAX_INPUT) {
         Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+        Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
             return Err(Error::bad_file_fix(
                 &key_path,
                 "the CA key is missing",
                 "restore it beside ca.pem, or create a new CA with `minica init --force`",
             ));
         }
-        Err(e) => return Err(Error::io("read", &key_path, e)),
+        Err(e) => return Err(e),
     };
     let key_bytes = zeroize::Zeroizing::new(key_bytes);
     let key = if cakey::is_encrypted(&key_bytes) {
@@ -339,8 +525,12 @@ pub fn load(dir: &Path, unlock: &Unlock) -> Result<Ca> {
     }
 
     let config_path = dir.join(CONFIG_FILE);
-    let config = if config_path.exists() {
-        CaConfig::load(&config_path)?
+    let config = if config_path.symlink_metadata().is_ok() {
+        let bytes = fsx::read_nofollow(&config_path, fsx::MAX_INPUT)?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            Error::bad_file(&config_path, "is not UTF-8 text; expected TOML settings")
+        })?;
+        CaConfig::from_toml(&text, &config_path)?
     } else {
         CaConfig::default()
     };
@@ -353,6 +543,7 @@ pub fn load(dir: &Path, unlock: &Unlock) -> Result<Ca> {
         .map_err(|_| Error::bad_file(&cert_path, "the CA certificate's subject cannot be read"))?;
     let cert_pem = keys::pem_encode("CERTIFICATE", cert_der.to_vec());
     Ok(Ca {
+        spki: x509.public_key().raw.to_vec(),
         dir: dir.to_path_buf(),
         config,
         config_path,
@@ -364,20 +555,4 @@ pub fn load(dir: &Path, unlock: &Unlock) -> Result<Ca> {
         not_after,
         constraints,
     })
-}
-
-/// Loads the CA in `dir`, creating one with the default settings when there
-/// is none, so a newcomer's first `minica issue` just works. The bool says
-/// whether it was created.
-pub fn load_or_create(dir: &Path, unlock: &Unlock) -> Result<(Ca, bool)> {
-    match load(dir, unlock) {
-        Ok(ca) => Ok((ca, false)),
-        Err(Error::NoCa(_)) => match create(dir, &CaConfig::default(), false, unlock) {
-            Ok(created) => Ok((created.ca, true)),
-            // Another process made it first.
-            Err(Error::Exists { .. }) => Ok((load(dir, unlock)?, false)),
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    }
 }

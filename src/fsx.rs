@@ -240,7 +240,7 @@ fn cstr(p: &Path) -> io::Result<std::ffi::CString> {
 
 /// rename(2) that fails with AlreadyExists instead of replacing
 /// (renameat2 RENAME_NOREPLACE, Linux 3.15+).
-fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
     let from = cstr(from)?;
     let to = cstr(to)?;
     // SAFETY: both paths are NUL-terminated C strings that outlive the call.
@@ -261,10 +261,44 @@ fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
 }
 
 /// Makes renames durable: the directory entries themselves must reach the disk.
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Runs `f` on every item, on threads when `parallel` and there are several,
+/// and returns the first error. A thread that cannot be started (a pids
+/// limit) is not an error: its item runs on this thread instead.
+pub fn for_each_parallel<T: Sync>(
+    items: &[T],
+    parallel: bool,
+    f: impl Fn(&T) -> Result<()> + Sync,
+) -> Result<()> {
+    if !parallel || items.len() < 2 {
+        return items.iter().try_for_each(&f);
     }
+    std::thread::scope(|scope| {
+        let f = &f;
+        let mut inline = Vec::new();
+        let mut handles = Vec::new();
+        for item in items {
+            match std::thread::Builder::new().spawn_scoped(scope, move || f(item)) {
+                Ok(h) => handles.push(h),
+                Err(_) => inline.push(item),
+            }
+        }
+        let mut first = inline.into_iter().try_for_each(f);
+        for h in handles {
+            let r = h.join().unwrap_or_else(|_| {
+                Err(Error::Crypto(
+                    "internal error: a writer thread failed".into(),
+                ))
+            });
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    })
 }
 
 /// Fails with [`Error::Exists`] on the first of `paths` that exists, unless `force`.
@@ -311,24 +345,19 @@ pub fn write_all_with(
 /// concurrently, ext4 (jbd2) commits them together, so four files cost
 /// about one wait.
 pub fn stage_all(files: &[(PathBuf, Vec<u8>, u32)], durability: Durability) -> Result<Vec<Staged>> {
-    if durability == Durability::Deferred || files.len() < 2 {
-        return files
-            .iter()
-            .map(|(path, contents, mode)| stage_with(path, contents, *mode, durability))
-            .collect();
-    }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = files
-            .iter()
-            .map(|(path, contents, mode)| {
-                scope.spawn(move || stage_with(path, contents, *mode, durability))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("staging does not panic"))
-            .collect()
-    })
+    let slots: Vec<std::sync::Mutex<Option<Staged>>> =
+        files.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let indexed: Vec<usize> = (0..files.len()).collect();
+    for_each_parallel(&indexed, durability == Durability::Now, |&i| {
+        let (path, contents, mode) = &files[i];
+        let staged = stage_with(path, contents, *mode, durability)?;
+        *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(staged);
+        Ok(())
+    })?;
+    Ok(slots
+        .into_iter()
+        .filter_map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
+        .collect())
 }
 
 /// Flushes everything written to the file systems holding `paths`, one
@@ -366,7 +395,9 @@ pub fn commit_all(staged: Vec<Staged>, overwrite: bool) -> Result<()> {
             dirs.push(dir);
         }
     }
-    dirs.iter().for_each(|d| sync_dir(d));
+    dirs.iter().for_each(|d| {
+        let _ = sync_dir(d);
+    });
     Ok(())
 }
 
@@ -380,8 +411,9 @@ pub fn open_append(path: &Path, mode: u32) -> Result<File> {
         .append(true)
         .create(true)
         .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
-        .map_err(|e| Error::io("append to", path, e))?;
+        .map_err(|e| nofollow_error(path, e))?;
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     let mut last = [0u8; 1];
     if len > 0 && f.read_at(&mut last, len - 1).is_ok() && last[0] != b'\n' {
@@ -391,43 +423,74 @@ pub fn open_append(path: &Path, mode: u32) -> Result<File> {
     Ok(f)
 }
 
-/// Appends one line and flushes it to disk. O_APPEND writes of one buffer
-/// are not interleaved with other appenders'.
-pub fn append_line(path: &Path, line: &str, mode: u32) -> Result<()> {
-    let mut f = open_append(path, mode)?;
-    let mut buf = String::with_capacity(line.len() + 1);
-    buf.push_str(line);
-    buf.push('\n');
-    f.write_all(buf.as_bytes())
-        .and_then(|()| f.sync_data())
-        .map_err(|e| Error::io("append to", path, e))
-}
-
 /// The largest file minica reads: certificates, keys, CSRs, stores and
 /// settings are kilobytes; a bigger file is a mistake, not input.
 pub const MAX_INPUT: u64 = 16 * 1024 * 1024;
 
-/// Reads a file the user named, with errors that say which file.
+/// Reads a file the user named, with errors that say which file. The size
+/// limit is enforced on the bytes read, not on what the file system says
+/// (`/dev/zero` and pipes report a size of 0).
 pub fn read(path: &Path) -> Result<Vec<u8>> {
     if path.is_dir() {
         return Err(Error::bad_file(path, "is a directory, not a file"));
     }
-    if let Ok(m) = fs::metadata(path)
-        && m.len() > MAX_INPUT
-    {
-        return Err(Error::bad_file(
-            path,
-            format!(
-                "is {} MiB, too large for a certificate, key, CSR, store or settings file (the limit is 16 MiB)",
-                m.len() >> 20
-            ),
-        ));
-    }
-    fs::read(path).map_err(|e| match e.kind() {
+    let f = File::open(path).map_err(|e| match e.kind() {
         // A file the user named that is not there is bad input, not a failure.
         io::ErrorKind::NotFound => Error::bad_file(path, "no such file"),
         _ => Error::io("read", path, e),
+    })?;
+    read_capped(f, path, MAX_INPUT).map_err(|e| match e {
+        Error::BadFile { .. } => Error::bad_file(
+            path,
+            "is larger than 16 MiB, too large for a certificate, key, CSR, store or settings file",
+        ),
+        e => e,
     })
+}
+
+/// Reads one of minica's own files (in the CA directory) without following
+/// a symbolic link planted in its place, up to `cap` bytes.
+pub fn read_nofollow(path: &Path, cap: u64) -> Result<Vec<u8>> {
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| nofollow_error(path, e))?;
+    read_capped(f, path, cap)
+}
+
+/// The error for a file opened without following links.
+pub fn nofollow_error(path: &Path, e: io::Error) -> Error {
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        Error::bad_file_fix(
+            path,
+            "is a symbolic link; minica does not follow links in a CA directory",
+            format!(
+                "replace it with the real file (`rm {0}`, then restore it)",
+                path.display()
+            ),
+        )
+    } else {
+        Error::io("open", path, e)
+    }
+}
+
+fn read_capped(f: File, path: &Path, cap: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    if f.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(Error::bad_file(path, "is a directory, not a file"));
+    }
+    let mut buf = Vec::new();
+    f.take(cap + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::io("read", path, e))?;
+    if buf.len() as u64 > cap {
+        return Err(Error::bad_file(
+            path,
+            format!("is larger than the {} bytes minica reads", cap),
+        ));
+    }
+    Ok(buf)
 }
 
 #[cfg(test)]

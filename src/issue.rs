@@ -1,19 +1,22 @@
-//! Leaves: build one from names under a profile, sign it with the CA, write
-//! its files and record it.
+//! Leaves: build one from names or a CSR under a profile, sign it with the
+//! CA, and write its files and record line as one transaction.
 
 use std::path::{Path, PathBuf};
 
 use rcgen::{CertificateParams, DnType, IsCa, KeyUsagePurpose, PublicKeyData, SerialNumber};
+use rustls_pki_types::CertificateDer;
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::ca::{self, Ca};
+use crate::cakey::Unlock;
 use crate::error::{Error, Result};
 use crate::keys::{self, KeyType};
 use crate::names::Name;
+use crate::password::Secret;
 use crate::policy::KeyInfo;
-use crate::profile::Profile;
-use crate::{fsx, record, x509};
+use crate::profile::{self, Profile};
+use crate::{fsx, record, stores, txn, x509};
 
 /// Apple rejects TLS server certificates valid for longer than this, even
 /// under a private root (support.apple.com/HT210176).
@@ -65,6 +68,13 @@ impl LeafSpec {
             policy.check_name(name)?;
         }
         policy.check_key(key)?;
+        if now < ca.not_before {
+            return Err(Error::Refused(format!(
+                "the CA certificate {} is not valid until {}: check this machine's clock, or the clock of the one that made the CA",
+                ca.dir.join(ca::CERT_FILE).display(),
+                x509::rfc3339(ca.not_before)
+            )));
+        }
         if now > ca.not_after {
             return Err(Error::Refused(format!(
                 "the CA certificate {} expired on {}; create a new CA with `minica init --force`",
@@ -72,10 +82,7 @@ impl LeafSpec {
                 x509::date(ca.not_after)
             )));
         }
-        let mut days = self.days.unwrap_or(self.profile.days);
-        if days == 0 {
-            return Err(Error::usage("--days must be at least 1"));
-        }
+        let mut days = x509::check_days(self.days.unwrap_or(self.profile.days))?;
         let mut warnings = Vec::new();
         match policy.rules.max_days {
             Some(max) if self.days.is_none() && days > max => {
@@ -86,7 +93,7 @@ impl LeafSpec {
             }
             _ => policy.check_days(days)?,
         }
-        let (_, mut not_after) = x509::validity_window(now, days);
+        let (_, mut not_after) = x509::validity_window(now, days)?;
         if not_after > ca.not_after {
             let left = x509::days_left(ca.not_after, now);
             if self.days.is_some() {
@@ -216,6 +223,10 @@ pub struct OutFiles {
     pub key: Option<PathBuf>,
     pub chain: PathBuf,
     pub ca: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keystore: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truststore: Option<PathBuf>,
 }
 
 impl OutFiles {
@@ -225,6 +236,8 @@ impl OutFiles {
             key: with_key.then(|| dir.join("key.pem")),
             chain: dir.join("chain.pem"),
             ca: dir.join("ca.pem"),
+            keystore: None,
+            truststore: None,
         }
     }
 
@@ -234,6 +247,8 @@ impl OutFiles {
             self.key.as_ref(),
             Some(&self.chain),
             Some(&self.ca),
+            self.keystore.as_ref(),
+            self.truststore.as_ref(),
         ]
         .into_iter()
         .flatten()
@@ -265,271 +280,449 @@ pub fn default_out_dir(names: &[Name]) -> PathBuf {
     PathBuf::from(names.first().map(Name::dir_name).unwrap_or_default())
 }
 
-/// Makes a new key, signs a leaf for it, writes cert.pem, key.pem (0600),
-/// chain.pem and ca.pem into `out_dir`, and records it. Nothing is written
-/// if any of the files exists and `force` is not set.
-pub fn issue_with_new_key(
-    ca: &Ca,
-    spec: &LeafSpec,
-    key_type: KeyType,
-    out_dir: &Path,
-    force: bool,
-) -> Result<Issued> {
-    let info = KeyInfo::of_type(key_type);
-    let checked = spec.check(ca, &info, x509::now())?;
-    let files = OutFiles::in_dir(out_dir, true);
-    fsx::refuse_existing(files.all(), force, None)?;
-    let key = key_type.generate()?;
-    let signed = spec.sign(ca, &key, &checked)?;
-    let key_pem = keys::pkcs8_pem(&key);
-    write_and_record(
-        ca,
-        spec,
-        signed,
-        Some((key_type, key_pem)),
-        &info,
-        files,
-        force,
-    )
+/// Where the leaf's key comes from.
+pub enum KeySource {
+    /// A new key of this type [default: ca.toml's issue.key_type].
+    New(Option<KeyType>),
+    /// The key of the certificate signing request in this file.
+    Csr(PathBuf),
 }
 
-/// A signed leaf with everything needed to put it on disk and in the record.
-/// The private key's bytes are wiped when it is dropped.
-struct Prepared {
-    files: Vec<(PathBuf, Vec<u8>, u32)>,
-    entry: record::Entry,
-    issued: Issued,
+/// A keystore or truststore to write beside the certificate.
+pub struct StoreRequest {
+    pub format: stores::Format,
+    /// Required for p12 and jks.
+    pub password: Option<Secret>,
+    pub pkcs12: stores::Pkcs12Options,
 }
 
-impl Drop for Prepared {
-    fn drop(&mut self) {
-        use zeroize::Zeroize;
-        for (_, bytes, mode) in &mut self.files {
-            if *mode == fsx::PRIVATE {
-                bytes.zeroize();
-            }
+/// What `minica issue` asks for, before the CA is opened.
+pub struct Request {
+    /// The names to certify; with a CSR, names added to those it asks for.
+    pub names: Vec<Name>,
+    pub key: KeySource,
+    /// A profile name [default: ca.toml's issue.profile].
+    pub profile: Option<String>,
+    pub days: Option<u32>,
+    /// [default: ./<first name>]
+    pub out_dir: Option<PathBuf>,
+    pub keystore: Option<StoreRequest>,
+    pub truststore: Option<StoreRequest>,
+    pub force: bool,
+}
+
+/// What opening the CA did besides the command itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaOpened {
+    /// A CA was made because there was none.
+    pub created: bool,
+    pub key_type: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    /// Interrupted commands that were finished or undone first.
+    pub recovered: Vec<txn::Recovered>,
+}
+
+impl CaOpened {
+    fn new(ca: &Ca, created: bool, session: &ca::Session) -> CaOpened {
+        CaOpened {
+            created,
+            key_type: ca.config.ca.key_type.as_str().to_string(),
+            not_after: ca.not_after,
+            recovered: session.recovered.clone(),
         }
     }
 }
 
-fn prepare(
-    ca: &Ca,
-    spec: &LeafSpec,
-    signed: Signed,
-    key: Option<(KeyType, String)>,
-    key_info: &KeyInfo,
-    files: OutFiles,
-) -> Prepared {
-    // chain.pem is what a server presents: the leaf, then intermediates
-    // (none yet: minica signs with its root), never the root itself.
-    let mut out = vec![
-        (
-            files.cert.clone(),
-            signed.pem.clone().into_bytes(),
-            fsx::PUBLIC,
-        ),
-        (
-            files.chain.clone(),
-            signed.pem.clone().into_bytes(),
-            fsx::PUBLIC,
-        ),
-        (
-            files.ca.clone(),
-            ca.cert_pem.clone().into_bytes(),
-            fsx::PUBLIC,
-        ),
-    ];
-    let key_type = key.as_ref().map(|(t, _)| *t);
-    if let (Some(path), Some((_, pem))) = (&files.key, key) {
-        out.push((path.clone(), pem.into_bytes(), fsx::PRIVATE));
+/// A CSR read and checked for form before the CA is opened.
+struct CsrInput {
+    path: PathBuf,
+    req: crate::csr::Request,
+}
+
+fn read_csr(path: &Path) -> Result<CsrInput> {
+    let bytes = fsx::read(path)?;
+    Ok(CsrInput {
+        path: path.to_path_buf(),
+        req: crate::csr::read(path, &bytes)?,
+    })
+}
+
+/// Issues one leaf as one transaction: the CA is opened (and made, when
+/// there is none) under its lock; the request is checked against the CA's
+/// constraints and policy and every output against what exists, all before
+/// anything is signed; then the certificate, key, chain, CA and stores are
+/// written and the record line appended together (see [`txn`]).
+pub fn issue(dir: &Path, unlock: &Unlock, req: Request) -> Result<(Issued, CaOpened)> {
+    // Whatever can be refused without the CA is refused before a first CA is made.
+    if let Some(d) = req.days {
+        x509::check_days(d)?;
     }
-    let cert_abs = std::path::absolute(&files.cert).unwrap_or_else(|_| files.cert.clone());
-    let entry = record::Entry {
-        serial: signed.serial.clone(),
-        names: spec.names.iter().map(Name::to_string).collect(),
-        profile: spec.profile_name.clone(),
-        key_type: Some(key_info.to_string()),
-        not_before: x509::rfc3339(signed.not_before),
-        not_after: x509::rfc3339(signed.not_after),
-        issued_at: x509::rfc3339(x509::now()),
-        cert: Some(cert_abs),
+    let csr = match &req.key {
+        KeySource::Csr(p) => Some(read_csr(p)?),
+        KeySource::New(_) => None,
     };
+    if let Some(p) = &req.profile {
+        profile::load(p, dir)?;
+    }
+    let mut names = match &csr {
+        Some(c) => c.req.names.clone(),
+        None => Vec::new(),
+    };
+    for n in &req.names {
+        if !names.contains(n) {
+            names.push(n.clone());
+        }
+    }
+    if names.is_empty() {
+        return Err(match &csr {
+            Some(c) => Error::bad_file_fix(
+                &c.path,
+                "the CSR names nothing to certify (no subjectAltName and no CommonName)",
+                "add names with --name",
+            ),
+            None => Error::usage("give at least one name (a DNS name, IP address, email or URI)"),
+        });
+    }
+    let out_dir = req
+        .out_dir
+        .clone()
+        .unwrap_or_else(|| default_out_dir(&names));
+    let mut files = OutFiles::in_dir(&out_dir, csr.is_none());
+    files.keystore = req
+        .keystore
+        .as_ref()
+        .map(|s| out_dir.join(format!("keystore.{}", s.format.extension())));
+    files.truststore = req
+        .truststore
+        .as_ref()
+        .map(|s| out_dir.join(format!("truststore.{}", s.format.extension())));
+    let replace = txn::Replace::from_force(req.force);
+    let targets: Vec<(PathBuf, txn::Replace)> =
+        files.all().map(|p| (p.to_path_buf(), replace)).collect();
+    txn::check_outputs(&targets)?;
+
+    let session = ca::Session::open(dir, true)?;
+    let (ca, created) = session.load_or_create(unlock)?;
+    let opened = CaOpened::new(&ca, created, &session);
+    let profile_name = req
+        .profile
+        .clone()
+        .unwrap_or_else(|| ca.config.issue.profile.clone());
+    let (profile, _) = profile::load(&profile_name, dir)?;
+    let spec = LeafSpec {
+        names,
+        profile_name,
+        profile,
+        days: req.days,
+    };
+    let now = x509::now();
+
+    let (signed, key, key_info, mut warnings) = match (&req.key, &csr) {
+        (_, Some(c)) => {
+            // The key first: a weak key is refused for being weak, not
+            // because its signature cannot be checked.
+            ca.policy().check_key(&c.req.key)?;
+            if let Err(why) = &c.req.signature {
+                return Err(Error::bad_file_fix(
+                    &c.path,
+                    format!("{why}: the CSR was altered or is corrupt"),
+                    "make the CSR again",
+                ));
+            }
+            if c.req.spki_der == ca.spki {
+                return Err(Error::bad_file_fix(
+                    &c.path,
+                    "the CSR carries the CA's own public key; a leaf must have a key of its own",
+                    "make the CSR with a new key (`minica csr`)",
+                ));
+            }
+            let spki = rcgen::SubjectPublicKeyInfo::from_der(&c.req.spki_der).map_err(|_| {
+                Error::bad_file(
+                    &c.path,
+                    format!("the CSR's key ({}) is not supported", c.req.key),
+                )
+            })?;
+            let checked = spec.check(&ca, &c.req.key, now)?;
+            txn::check_outputs(&targets)?;
+            let signed = spec.sign(&ca, &spki, &checked)?;
+            (
+                signed,
+                None,
+                c.req.key.clone(),
+                c.req.dropped(&spec.profile),
+            )
+        }
+        (KeySource::New(kt), None) => {
+            let key_type = kt.unwrap_or(ca.config.issue.key_type);
+            let info = KeyInfo::of_type(key_type);
+            let checked = spec.check(&ca, &info, now)?;
+            txn::check_outputs(&targets)?;
+            let key = key_type.generate()?;
+            let signed = spec.sign(&ca, &key, &checked)?;
+            (signed, Some((key_type, key)), info, Vec::new())
+        }
+        (KeySource::Csr(_), None) => unreachable!("the CSR was read above"),
+    };
+    warnings.extend(signed.warnings.iter().cloned());
+
+    let mut plan = txn::Plan::in_ca(dir);
+    let leaf = add_leaf_files(
+        &mut plan,
+        &ca,
+        &files,
+        &signed,
+        key.as_ref().map(|(_, k)| k),
+        replace,
+    );
+    if let (Some(s), Some(path), Some((_, k))) = (&req.keystore, &files.keystore, &key) {
+        let entry = stores::KeyEntry {
+            alias: stores::alias_for(&spec.names[0].to_string()),
+            key_pkcs8: zeroize::Zeroizing::new(keys::pkcs8_der(k)),
+            chain: vec![leaf.clone(), ca.cert_der.clone()],
+        };
+        let bytes = stores::write_keystore(
+            s.format,
+            &entry,
+            s.password.as_deref().map(String::as_str),
+            s.pkcs12,
+        )?;
+        plan.write(path, bytes.to_vec(), fsx::PRIVATE, replace);
+    }
+    if let (Some(s), Some(path)) = (&req.truststore, &files.truststore) {
+        let trusted = [stores::TrustedEntry {
+            alias: crate::certs::display_name(&ca.cert_der)
+                .map(|n| stores::alias_for(&n))
+                .unwrap_or_else(|| "ca".into()),
+            cert: ca.cert_der.clone(),
+        }];
+        let bytes = stores::write_truststore(
+            s.format,
+            &trusted,
+            s.password.as_deref().map(String::as_str),
+            s.pkcs12,
+        )?;
+        plan.write(path, bytes, fsx::PUBLIC, replace);
+    }
     let issued = Issued {
         names: spec.names.clone(),
         profile: spec.profile_name.clone(),
-        key_type,
+        key_type: key.as_ref().map(|(t, _)| *t),
         key: key_info.to_string(),
-        serial: signed.serial,
+        serial: signed.serial.clone(),
         not_before: signed.not_before,
         not_after: signed.not_after,
         files,
-        warnings: signed.warnings,
+        warnings,
     };
-    Prepared {
-        files: out,
-        entry,
-        issued,
+    plan.record(record_entry(&issued));
+    plan.run()?;
+    Ok((issued, opened))
+}
+
+/// Adds cert.pem, chain.pem, ca.pem and key.pem to a plan; returns the leaf's DER.
+fn add_leaf_files(
+    plan: &mut txn::Plan,
+    ca: &Ca,
+    files: &OutFiles,
+    signed: &Signed,
+    key: Option<&rcgen::KeyPair>,
+    replace: txn::Replace,
+) -> CertificateDer<'static> {
+    plan.write(&files.cert, signed.pem.as_bytes(), fsx::PUBLIC, replace);
+    // chain.pem is what a server presents: the leaf, then intermediates
+    // (none yet: minica signs with its root), never the root itself.
+    plan.write(&files.chain, signed.pem.as_bytes(), fsx::PUBLIC, replace);
+    plan.write(&files.ca, ca.cert_pem.as_bytes(), fsx::PUBLIC, replace);
+    if let (Some(path), Some(k)) = (&files.key, key) {
+        plan.write(path, keys::pkcs8_pem(k).into_bytes(), fsx::PRIVATE, replace);
+    }
+    CertificateDer::from(signed.der.clone())
+}
+
+fn record_entry(issued: &Issued) -> record::Entry {
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    record::Entry {
+        serial: issued.serial.clone(),
+        names: issued.names.iter().map(Name::to_string).collect(),
+        profile: issued.profile.clone(),
+        key_type: Some(issued.key.clone()),
+        not_before: x509::rfc3339(issued.not_before),
+        not_after: x509::rfc3339(issued.not_after),
+        issued_at: x509::rfc3339(x509::now()),
+        cert: Some(abs(&issued.files.cert)),
+        files: issued.files.all().map(abs).collect(),
     }
 }
 
-/// Writes a signed leaf's files and records it, under the CA's lock.
-pub fn write_and_record(
-    ca: &Ca,
-    spec: &LeafSpec,
-    signed: Signed,
-    key: Option<(KeyType, String)>,
-    key_info: &KeyInfo,
-    files: OutFiles,
-    force: bool,
-) -> Result<Issued> {
-    fsx::create_dir(fsx::parent_dir(&files.cert))?;
-    let p = prepare(ca, spec, signed, key, key_info, files);
-    let _lock = ca::lock(&ca.dir)?;
-    fsx::refuse_existing(p.files.iter().map(|(f, _, _)| f.as_path()), force, None)?;
-    // The record line reaches the disk before any file gets its name: a
-    // crash in between leaves an entry whose files are missing (which
-    // `minica list` reports), never a certificate the record does not know.
-    // The two syncs overlap; the files stay nameless until both are done.
-    let (recorded, staged) = std::thread::scope(|scope| {
-        let record = scope.spawn(|| record::append(&ca.dir, &p.entry));
-        let staged = fsx::stage_all(&p.files, fsx::Durability::Now);
-        (record.join().expect("recording does not panic"), staged)
-    });
-    recorded?;
-    fsx::commit_all(staged?, force)?;
-    Ok(p.issued.clone())
+/// What `minica batch` asks for.
+pub struct BatchRequest {
+    /// Lines of names, or a TOML manifest (see [`crate::manifest`]).
+    pub file: PathBuf,
+    /// Every output goes under this directory.
+    pub base: PathBuf,
+    pub key_type: Option<KeyType>,
+    pub profile: Option<String>,
+    pub days: Option<u32>,
+    /// Threads for key generation and signing [default: the cores].
+    pub jobs: Option<usize>,
+    pub force: bool,
 }
 
-/// One certificate of a batch.
-pub struct BatchItem {
-    pub spec: LeafSpec,
-    pub key_type: KeyType,
-    pub out_dir: PathBuf,
-}
+/// The most threads a batch starts, whatever `--jobs` says.
+pub const MAX_JOBS: usize = 256;
 
-/// Issues many leaves in one process: every item is checked before any key
-/// is made; then `jobs` threads make keys, sign and write, and the record
-/// gets one line per certificate through one open handle, synced once.
-/// Files are flushed to disk by one syncfs at the end rather than an fsync
-/// each (see fsx::Durability::Deferred).
-pub fn issue_batch(
-    ca: &Ca,
-    items: Vec<BatchItem>,
-    force: bool,
-    jobs: usize,
-) -> Result<Vec<Issued>> {
+/// Issues every certificate of a batch file as one transaction: every
+/// entry is checked (names, profile, policy, outputs, paths confined under
+/// the base directory) before any key is made; keys are made and signed on
+/// `jobs` threads; then all files and record lines are written together,
+/// flushed by one syncfs per file system rather than an fsync per file.
+pub fn batch(dir: &Path, unlock: &Unlock, req: BatchRequest) -> Result<(Vec<Issued>, CaOpened)> {
+    let bytes = fsx::read(&req.file)?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| Error::bad_file(&req.file, "is not UTF-8 text"))?;
+    let entries = crate::manifest::parse(&req.file, &text)?;
+    if let Some(d) = req.days {
+        x509::check_days(d)?;
+    }
+    let at =
+        |n: usize, err: Error| Error::bad_file(&req.file, format!("certificate {}: {err}", n + 1));
+    // Every name and path is checked before anything is created, even a first CA.
+    let mut prepared = Vec::with_capacity(entries.len());
+    for (n, e) in entries.into_iter().enumerate() {
+        let names = crate::names::parse_all(&e.names).map_err(|err| at(n, err))?;
+        if let Some(d) = e.days {
+            x509::check_days(d).map_err(|err| at(n, err))?;
+        }
+        let rel = e.out.clone().unwrap_or_else(|| default_out_dir(&names));
+        let out_dir = txn::confine(&req.base, &rel, "out").map_err(|err| at(n, err))?;
+        prepared.push((e, names, out_dir));
+    }
+    let replace = txn::Replace::from_force(req.force);
+    let targets: Vec<(PathBuf, txn::Replace)> = prepared
+        .iter()
+        .flat_map(|(_, _, d)| {
+            OutFiles::in_dir(d, true)
+                .all()
+                .map(|p| (p.to_path_buf(), replace))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    txn::check_outputs(&targets)?;
+
+    let session = ca::Session::open(dir, true)?;
+    let (ca, created) = session.load_or_create(unlock)?;
+    let opened = CaOpened::new(&ca, created, &session);
     let now = x509::now();
-    let mut seen = std::collections::HashSet::new();
-    let mut checked = Vec::with_capacity(items.len());
-    for item in &items {
-        checked.push(item.spec.check(ca, &KeyInfo::of_type(item.key_type), now)?);
-        let files = OutFiles::in_dir(&item.out_dir, true);
-        fsx::refuse_existing(files.all(), force, None)?;
-        if !seen.insert(item.out_dir.clone()) {
-            return Err(Error::usage(format!(
-                "two certificates of the batch would be written to {}; give them different first names or out directories",
-                item.out_dir.display()
-            )));
+    let mut profiles = std::collections::HashMap::new();
+    let mut items = Vec::with_capacity(prepared.len());
+    for (n, (e, names, out_dir)) in prepared.into_iter().enumerate() {
+        let profile_name = e
+            .profile
+            .or(req.profile.clone())
+            .unwrap_or_else(|| ca.config.issue.profile.clone());
+        if !profiles.contains_key(&profile_name) {
+            let p = profile::load(&profile_name, dir)
+                .map_err(|err| at(n, err))?
+                .0;
+            profiles.insert(profile_name.clone(), p);
         }
+        let spec = LeafSpec {
+            names,
+            profile: profiles[&profile_name].clone(),
+            profile_name,
+            days: e.days.or(req.days),
+        };
+        let key_type = e
+            .key_type
+            .or(req.key_type)
+            .unwrap_or(ca.config.issue.key_type);
+        let checked = spec
+            .check(&ca, &KeyInfo::of_type(key_type), now)
+            .map_err(|err| at(n, err))?;
+        items.push((spec, key_type, out_dir, checked));
     }
-    let _lock = ca::lock(&ca.dir)?;
-    let recorder = record::Appender::open(&ca.dir)?;
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<std::sync::Mutex<Option<Result<Issued>>>> =
-        items.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(item) = items.get(i) else { break };
-                    let result = (|| {
-                        let info = KeyInfo::of_type(item.key_type);
-                        let key = item.key_type.generate()?;
-                        let signed = item.spec.sign(ca, &key, &checked[i])?;
-                        let files = OutFiles::in_dir(&item.out_dir, true);
-                        fsx::create_dir(fsx::parent_dir(&files.cert))?;
-                        let key_pem = keys::pkcs8_pem(&key);
-                        let p = prepare(
-                            ca,
-                            &item.spec,
-                            signed,
-                            Some((item.key_type, key_pem)),
-                            &info,
-                            files,
-                        );
-                        recorder.append(&p.entry)?;
-                        fsx::write_all_with(&p.files, force, fsx::Durability::Deferred)?;
-                        Ok(p.issued.clone())
-                    })();
-                    *results[i].lock().expect("no worker panics") = Some(result);
-                }
-            });
+    txn::check_outputs(&targets)?;
+
+    let jobs = req
+        .jobs
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+        .clamp(1, MAX_JOBS)
+        .min(items.len());
+    let signed = sign_all(&ca, &items, jobs)?;
+    let mut plan = txn::Plan::in_ca(dir).deferred_durability();
+    let mut issued_all = Vec::with_capacity(items.len());
+    for ((spec, key_type, out_dir, _), (signed, key)) in items.iter().zip(signed) {
+        let files = OutFiles::in_dir(out_dir, true);
+        add_leaf_files(&mut plan, &ca, &files, &signed, Some(&key), replace);
+        let issued = Issued {
+            names: spec.names.clone(),
+            profile: spec.profile_name.clone(),
+            key_type: Some(*key_type),
+            key: KeyInfo::of_type(*key_type).to_string(),
+            serial: signed.serial.clone(),
+            not_before: signed.not_before,
+            not_after: signed.not_after,
+            files,
+            warnings: signed.warnings.clone(),
+        };
+        plan.record(record_entry(&issued));
+        issued_all.push(issued);
+    }
+    plan.run()?;
+    Ok((issued_all, opened))
+}
+
+type BatchItem = (LeafSpec, KeyType, PathBuf, Checked);
+
+/// A leaf signed for a new key.
+type SignedWithKey = (Signed, rcgen::KeyPair);
+
+/// Makes keys and signs on `jobs` threads (fewer if the system will not
+/// start more: the calling thread always works too).
+fn sign_all(ca: &Ca, items: &[BatchItem], jobs: usize) -> Result<Vec<SignedWithKey>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<Result<SignedWithKey>>>> =
+        items.iter().map(|_| Mutex::new(None)).collect();
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some((spec, key_type, _, checked)) = items.get(i) else {
+                break;
+            };
+            let r = key_type
+                .generate()
+                .and_then(|key| Ok((spec.sign(ca, &key, checked)?, key)));
+            *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
         }
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..jobs {
+            if std::thread::Builder::new()
+                .spawn_scoped(scope, work)
+                .is_err()
+            {
+                break;
+            }
+        }
+        work();
     });
-    recorder.finish()?;
-    fsx::sync_filesystems(items.iter().map(|i| fsx::parent_dir(&i.out_dir)))?;
     results
         .into_iter()
         .map(|m| {
             m.into_inner()
-                .expect("no worker panics")
-                .expect("every item ran")
+                .unwrap_or_else(|p| p.into_inner())
+                .unwrap_or_else(|| {
+                    Err(Error::Crypto(
+                        "internal error: an item was not signed".into(),
+                    ))
+                })
         })
         .collect()
-}
-
-/// Signs the CSR in `csr_path` under `spec`'s profile, adding `spec.names`
-/// after the names the CSR asks for, and writes cert.pem, chain.pem and ca.pem (there is no
-/// key: it stays with the CSR's owner) into `out_dir`, default
-/// `./<first name>`. The CSR's own signature must verify; its key must pass
-/// the policy; only its key and names are used.
-pub fn issue_from_csr(
-    ca: &Ca,
-    csr_path: &Path,
-    mut spec: LeafSpec,
-    out_dir: Option<PathBuf>,
-    force: bool,
-) -> Result<Issued> {
-    let bytes = fsx::read(csr_path)?;
-    let req = crate::csr::read(csr_path, &bytes)?;
-    // The key first: a weak key is refused for being weak, not because its
-    // signature cannot be checked.
-    ca.policy().check_key(&req.key)?;
-    if let Err(why) = &req.signature {
-        return Err(Error::bad_file_fix(
-            csr_path,
-            format!("{why}: the CSR was altered or is corrupt"),
-            "make the CSR again",
-        ));
-    }
-    let mut names = req.names.clone();
-    for n in spec.names.drain(..) {
-        if !names.contains(&n) {
-            names.push(n);
-        }
-    }
-    spec.names = names;
-    if spec.names.is_empty() {
-        return Err(Error::bad_file_fix(
-            csr_path,
-            "the CSR names nothing to certify (no subjectAltName and no CommonName)",
-            "add names with --name",
-        ));
-    }
-    let spki = rcgen::SubjectPublicKeyInfo::from_der(&req.spki_der).map_err(|_| {
-        Error::bad_file(
-            csr_path,
-            format!("the CSR's key ({}) is not supported", req.key),
-        )
-    })?;
-    let out_dir = out_dir.unwrap_or_else(|| default_out_dir(&spec.names));
-    let files = OutFiles::in_dir(&out_dir, false);
-    let checked = spec.check(ca, &req.key, x509::now())?;
-    fsx::refuse_existing(files.all(), force, None)?;
-    let mut signed = spec.sign(ca, &spki, &checked)?;
-    let mut warnings = req.dropped(&spec.profile);
-    warnings.append(&mut signed.warnings);
-    signed.warnings = warnings;
-    write_and_record(ca, &spec, signed, None, &req.key, files, force)
 }

@@ -15,5 +15,12 @@ fn main() {
             e.exit_code()
         }
     };
+    let code = match cli::stdout_failure() {
+        Some(e) => {
+            eprintln!("minica: error: {e}");
+            minica::error::exit::FAILED
+        }
+        None => code,
+    };
     std::process::exit(code);
 }

@@ -30,48 +30,88 @@ pub struct Entry {
     /// Where the certificate was written, as an absolute path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert: Option<PathBuf>,
+    /// Every file written with it (key, chain, CA, stores), absolute: what
+    /// `list` checks is still there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<PathBuf>,
 }
 
 pub fn path(ca_dir: &Path) -> PathBuf {
     ca_dir.join(FILE_NAME)
 }
 
-pub fn append(ca_dir: &Path, entry: &Entry) -> Result<()> {
-    let line = serde_json::to_string(entry).expect("record entries always serialize");
-    fsx::append_line(&path(ca_dir), &line, fsx::PUBLIC)
+/// Appends entries in one write and flushes them to disk. O_APPEND writes
+/// of one buffer are not interleaved with other appenders'.
+pub fn append_all(ca_dir: &Path, entries: &[Entry]) -> Result<()> {
+    use std::io::Write;
+    let mut buf = String::new();
+    for e in entries {
+        buf.push_str(&serde_json::to_string(e).expect("record entries always serialize"));
+        buf.push('\n');
+    }
+    let p = path(ca_dir);
+    let mut f = fsx::open_append(&p, fsx::PUBLIC)?;
+    f.write_all(buf.as_bytes())
+        .and_then(|()| f.sync_data())
+        .map_err(|e| crate::Error::io("append to", &p, e))
 }
 
-/// One open handle on the record for many appends (a batch), synced once.
-pub struct Appender {
-    file: std::sync::Mutex<std::fs::File>,
-    path: PathBuf,
+/// The most record bytes read: about four million certificates.
+const MAX_RECORD: u64 = 1 << 30;
+
+/// What became of a recorded certificate's files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum FileStatus {
+    /// Every file is there, and the certificate is this one.
+    Present,
+    /// Files that are gone (deleted, moved, or never written by a killed
+    /// command of an older minica).
+    Missing { files: Vec<PathBuf> },
+    /// The certificate file now holds another certificate (issued over it
+    /// with --force, or replaced by hand).
+    Replaced { file: PathBuf, serial: String },
 }
 
-impl Appender {
-    pub fn open(ca_dir: &Path) -> Result<Appender> {
-        let path = path(ca_dir);
-        let file = fsx::open_append(&path, fsx::PUBLIC)?;
-        Ok(Appender {
-            file: std::sync::Mutex::new(file),
-            path,
-        })
+impl Entry {
+    /// Checks that the files this entry names are there and hold its certificate.
+    pub fn file_status(&self) -> FileStatus {
+        let mut files: Vec<&Path> = self.files.iter().map(PathBuf::as_path).collect();
+        if let Some(c) = &self.cert
+            && !files.contains(&c.as_path())
+        {
+            files.insert(0, c);
+        }
+        let missing: Vec<PathBuf> = files
+            .iter()
+            .filter(|f| f.symlink_metadata().is_err())
+            .map(|f| f.to_path_buf())
+            .collect();
+        if !missing.is_empty() {
+            return FileStatus::Missing { files: missing };
+        }
+        if let Some(c) = &self.cert
+            && let Some(serial) = serial_in(c)
+            && serial != self.serial
+        {
+            return FileStatus::Replaced {
+                file: c.clone(),
+                serial,
+            };
+        }
+        FileStatus::Present
     }
+}
 
-    /// Appends one entry; a single write, so lines never interleave.
-    pub fn append(&self, entry: &Entry) -> Result<()> {
-        use std::io::Write;
-        let mut line = serde_json::to_string(entry).expect("record entries always serialize");
-        line.push('\n');
-        let mut f = self.file.lock().expect("no writer panics");
-        f.write_all(line.as_bytes())
-            .map_err(|e| crate::Error::io("append to", &self.path, e))
-    }
-
-    pub fn finish(self) -> Result<()> {
-        let f = self.file.into_inner().expect("no writer panics");
-        f.sync_data()
-            .map_err(|e| crate::Error::io("append to", &self.path, e))
-    }
+/// The serial of the first certificate in a PEM file, lower-case hex.
+fn serial_in(path: &Path) -> Option<String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    use x509_parser::prelude::FromDer;
+    let bytes = fsx::read(path).ok()?;
+    let der = CertificateDer::pem_slice_iter(&bytes).next()?.ok()?;
+    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(&der).ok()?;
+    Some(crate::x509::hex(cert.raw_serial()))
 }
 
 /// A line of the record that could not be read.
@@ -84,12 +124,12 @@ pub struct BadLine {
 /// Reads the whole record. A missing record is an empty one.
 pub fn read(ca_dir: &Path) -> Result<(Vec<Entry>, Vec<BadLine>)> {
     let p = path(ca_dir);
-    if !p.exists() {
+    if p.symlink_metadata().is_err() {
         return Ok((Vec::new(), Vec::new()));
     }
     // Not fsx::read: the record is minica's own and may outgrow the size
     // limit on user files (100,000 entries are about 27 MB).
-    let bytes = std::fs::read(&p).map_err(|e| crate::Error::io("read", &p, e))?;
+    let bytes = fsx::read_nofollow(&p, MAX_RECORD)?;
     let text = String::from_utf8_lossy(&bytes);
     let mut entries = Vec::new();
     let mut bad = Vec::new();
@@ -122,21 +162,21 @@ mod tests {
             not_after: "2027-01-01T00:00:00Z".into(),
             issued_at: "2026-01-01T00:00:00Z".into(),
             cert: None,
+            files: Vec::new(),
         }
     }
 
     #[test]
     fn appends_and_reads_back_skipping_a_torn_line() {
         let dir = tempfile::tempdir().unwrap();
-        append(dir.path(), &entry("01")).unwrap();
-        append(dir.path(), &entry("02")).unwrap();
+        append_all(dir.path(), &[entry("01"), entry("02")]).unwrap();
         // A crash mid-write can leave a torn last line.
         std::fs::OpenOptions::new()
             .append(true)
             .open(path(dir.path()))
             .and_then(|mut f| std::io::Write::write_all(&mut f, b"{\"serial\":\"0"))
             .unwrap();
-        append(dir.path(), &entry("03")).unwrap();
+        append_all(dir.path(), &[entry("03")]).unwrap();
         let (entries, bad) = read(dir.path()).unwrap();
         let serials: Vec<_> = entries.iter().map(|e| e.serial.as_str()).collect();
         assert_eq!(

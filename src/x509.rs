@@ -21,9 +21,29 @@ pub fn now() -> OffsetDateTime {
 /// would otherwise be "not yet valid".
 pub const BACKDATE: Duration = Duration::minutes(1);
 
+/// The longest lifetime minica writes: 100 years. X.509 times end in 9999,
+/// and no client needs more; beyond it `--days` is a typo, not a wish.
+pub const MAX_DAYS: u32 = 36_525;
+
+/// Checks a lifetime in days: 1 to [`MAX_DAYS`].
+pub fn check_days(days: u32) -> Result<u32> {
+    if (1..=MAX_DAYS).contains(&days) {
+        Ok(days)
+    } else {
+        Err(Error::usage(format!(
+            "a lifetime of {days} days is out of range: give 1 to {MAX_DAYS} days"
+        )))
+    }
+}
+
 /// notBefore and notAfter for a certificate of `days` made at `now`.
-pub fn validity_window(now: OffsetDateTime, days: u32) -> (OffsetDateTime, OffsetDateTime) {
-    (now - BACKDATE, now + Duration::days(days.into()))
+pub fn validity_window(now: OffsetDateTime, days: u32) -> Result<(OffsetDateTime, OffsetDateTime)> {
+    let days = check_days(days)?;
+    let not_after = now
+        .checked_add(Duration::days(days.into()))
+        .filter(|t| t.year() <= 9999)
+        .ok_or_else(|| Error::usage(format!("{days} days from now is past the year 9999")))?;
+    Ok((now - BACKDATE, not_after))
 }
 
 /// A random positive serial of 16 bytes: 126 bits of entropy, well over the
@@ -137,8 +157,17 @@ mod tests {
     #[test]
     fn window_is_backdated_and_days_long() {
         let now = now();
-        let (nb, na) = validity_window(now, 10);
+        let (nb, na) = validity_window(now, 10).unwrap();
         assert_eq!(now - nb, BACKDATE);
         assert_eq!((na - now).whole_days(), 10);
+    }
+
+    #[test]
+    fn lifetimes_out_of_range_are_errors_not_panics() {
+        let now = now();
+        for days in [0, MAX_DAYS + 1, 3_000_000, u32::MAX] {
+            assert!(validity_window(now, days).is_err(), "{days} days");
+        }
+        assert!(validity_window(now, MAX_DAYS).is_ok());
     }
 }

@@ -22,7 +22,7 @@ pub struct Args {
     /// Key type of the root [default: ecdsa-p256]
     #[arg(long, value_enum)]
     key_type: Option<KeyType>,
-    /// Lifetime in days [default: 3650]
+    /// Lifetime in days, 1 to 36525 [default: 3650]
     #[arg(long)]
     days: Option<u32>,
     /// Limit the root to a DNS suffix (.test, example.test) or an IP range

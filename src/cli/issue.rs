@@ -2,12 +2,12 @@
 
 use std::path::PathBuf;
 
-use minica::error::Result;
-use minica::issue::{self, LeafSpec};
+use minica::error::{Error, Result};
+use minica::issue::{self, CaOpened, KeySource, Request, StoreRequest};
 use minica::keys::KeyType;
-use minica::{ca, names, profile, x509};
+use minica::{ca, names, x509};
 
-use super::stores::{FormatArgs, PasswordArgs, default_path, write};
+use super::stores::{FormatArgs, PasswordArgs};
 use super::{Global, Output, show_path};
 
 /// Issue a certificate: a new key and a leaf signed by the CA
@@ -28,7 +28,7 @@ pub struct Args {
     /// Profile: server (default), client, server-client, or one in <ca-dir>/templates
     #[arg(long)]
     profile: Option<String>,
-    /// Lifetime in days [default: the profile's, 397 for the built-in ones]
+    /// Lifetime in days, 1 to 36525 [default: the profile's, 397 for the built-in ones]
     #[arg(long)]
     days: Option<u32>,
     /// Key type of the new key [default: ca.toml's issue.key_type, else ecdsa-p256]
@@ -53,130 +53,54 @@ pub struct Args {
 }
 
 pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
-    // Names are checked before anything is created, even a first CA.
-    let names = names::parse_all(&args.names)?;
-    let dir = global.ca_dir()?;
-    if let Some(p) = &args.profile {
-        profile::load(p, &dir)?;
-    }
-    if args.keystore && args.csr.is_some() {
-        return Err(minica::Error::usage(
+    if args.csr.is_some() && args.keystore {
+        return Err(Error::usage(
             "--keystore needs the key, which stays with the CSR's owner; use --truststore alone",
         ));
     }
-    // Everything that can fail for want of input fails before anything is written.
-    let format = args.store_format.format;
-    let out_dir_guess = args.out.clone().unwrap_or_else(|| match &args.csr {
-        Some(_) => PathBuf::new(),
-        None => issue::default_out_dir(&names),
-    });
-    let store_paths: Vec<(bool, PathBuf)> = [
-        (
-            args.keystore,
-            default_path(&out_dir_guess, "keystore", format),
-        ),
-        (
-            args.truststore,
-            default_path(&out_dir_guess, "truststore", format),
-        ),
-    ]
-    .into_iter()
-    .filter(|(on, _)| *on)
-    .collect();
-    if args.csr.is_none() || args.out.is_some() {
-        minica::fsx::refuse_existing(
-            store_paths.iter().map(|(_, p)| p.as_path()),
-            args.force,
-            None,
-        )?;
-    }
-    let password = if store_paths.is_empty() {
-        None
-    } else {
-        args.password.get(format, out)?
-    };
-    let (ca, created) = ca::load_or_create(&dir, &global.unlock())?;
-    if created {
-        out.note(format!(
-            "no CA in {} yet, so created one ({}, expires {}); trust {} in your clients",
-            show_path(&dir),
-            ca.config.ca.key_type,
-            x509::date(ca.not_after),
-            show_path(&dir.join(ca::CERT_FILE))
+    if args.csr.is_some() && args.key_type.is_some() {
+        return Err(Error::usage(
+            "--key-type cannot be used with --csr: the key is the CSR's",
         ));
     }
-    let profile_name = match (&args.profile, args.client) {
-        (Some(p), _) => p.clone(),
-        (None, true) => "client".to_string(),
-        (None, false) => ca.config.issue.profile.clone(),
+    // Names and passwords are checked before anything is created, even a first CA.
+    let mut names = names::parse_all(&args.names)?;
+    names.extend(names::parse_all(&args.extra_names)?);
+    let dir = global.ca_dir()?;
+    let format = args.store_format.format;
+    let password = if args.keystore || args.truststore {
+        args.password.get(format, out)?
+    } else {
+        None
     };
-    let (profile, _) = profile::load(&profile_name, &dir)?;
-    let issued = match &args.csr {
-        Some(csr) => {
-            if args.key_type.is_some() {
-                return Err(minica::Error::usage(
-                    "--key-type cannot be used with --csr: the key is the CSR's",
-                ));
-            }
-            let mut extra = names;
-            extra.extend(names::parse_all(&args.extra_names)?);
-            let spec = LeafSpec {
-                names: extra,
-                profile_name,
-                profile,
-                days: args.days,
-            };
-            issue::issue_from_csr(&ca, csr, spec, args.out, args.force)?
-        }
-        None => {
-            let key_type = args.key_type.unwrap_or(ca.config.issue.key_type);
-            let out_dir = args.out.unwrap_or_else(|| issue::default_out_dir(&names));
-            let spec = LeafSpec {
-                names,
-                profile_name,
-                profile,
-                days: args.days,
-            };
-            issue::issue_with_new_key(&ca, &spec, key_type, &out_dir, args.force)?
-        }
+    let store = |on: bool| {
+        on.then(|| StoreRequest {
+            format,
+            password: password.clone(),
+            pkcs12: args.store_format.pkcs12(),
+        })
     };
+    let request = Request {
+        names,
+        key: match args.csr {
+            Some(csr) => KeySource::Csr(csr),
+            None => KeySource::New(args.key_type),
+        },
+        profile: match (args.profile, args.client) {
+            (Some(p), _) => Some(p),
+            (None, true) => Some("client".into()),
+            (None, false) => None,
+        },
+        days: args.days,
+        out_dir: args.out,
+        keystore: store(args.keystore),
+        truststore: store(args.truststore),
+        force: args.force,
+    };
+    let (issued, opened) = issue::issue(&dir, &global.unlock(), request)?;
+    ca_opened(out, &dir, &opened);
     for w in &issued.warnings {
         out.warn(w);
-    }
-    let out_dir = issued
-        .files
-        .cert
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    let password = password.as_deref().map(String::as_str);
-    let mut stores_written = Vec::new();
-    if args.keystore {
-        let f = &issued.files;
-        let key = f.key.as_ref().expect("a new key was made");
-        let entry = minica::stores::key_entry_from_files(
-            &args.names[0],
-            &f.cert,
-            key,
-            &[f.chain.as_path(), f.ca.as_path()],
-        )?;
-        let bytes =
-            minica::stores::write_keystore(format, &entry, password, args.store_format.pkcs12())?;
-        let path = default_path(&out_dir, "keystore", format);
-        write(&path, &bytes, true, args.force)?;
-        stores_written.push(("keystore", path));
-    }
-    if args.truststore {
-        let trusted = super::truststore::entries(&dir, &[])?;
-        let bytes = minica::stores::write_truststore(
-            format,
-            &trusted,
-            password,
-            args.store_format.pkcs12(),
-        )?;
-        let path = default_path(&out_dir, "truststore", format);
-        write(&path, &bytes, false, args.force)?;
-        stores_written.push(("truststore", path));
     }
     let shown: Vec<String> = issued.names.iter().map(|n| n.to_string()).collect();
     let f = &issued.files;
@@ -188,21 +112,46 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
         &issued.serial,
         x509::date(issued.not_after),
     )];
-    lines.push(format!("  cert   {}", show_path(&f.cert)));
-    if let Some(k) = &f.key {
-        lines.push(format!("  key    {}", show_path(k)));
-    }
-    lines.push(format!("  chain  {}", show_path(&f.chain)));
-    lines.push(format!("  ca     {}", show_path(&f.ca)));
-    for (kind, path) in &stores_written {
-        lines.push(format!("  {kind:<6} {}", show_path(path)));
+    let rows = [
+        ("cert", Some(&f.cert)),
+        ("key", f.key.as_ref()),
+        ("chain", Some(&f.chain)),
+        ("ca", Some(&f.ca)),
+        ("keystore", f.keystore.as_ref()),
+        ("truststore", f.truststore.as_ref()),
+    ];
+    for (kind, path) in rows {
+        if let Some(p) = path {
+            lines.push(format!("  {kind:<6} {}", show_path(p)));
+        }
     }
     out.text(lines.join("\n"));
     let mut value = serde_json::to_value(&issued).expect("issued serializes");
-    value["ca_created"] = created.into();
-    for (kind, path) in &stores_written {
-        value["files"][*kind] = serde_json::json!(path);
-    }
+    value["ca_created"] = opened.created.into();
     out.json(&value);
     Ok(())
+}
+
+/// Tells what opening the CA did: a first CA made, interrupted commands finished.
+pub fn ca_opened(out: &Output, dir: &std::path::Path, opened: &CaOpened) {
+    for r in &opened.recovered {
+        out.note(format!(
+            "{} an interrupted command's {} file(s) first",
+            if r.rolled_forward {
+                "finished writing"
+            } else {
+                "removed"
+            },
+            r.files.len()
+        ));
+    }
+    if opened.created {
+        out.note(format!(
+            "no CA in {} yet, so created one ({}, expires {}); trust {} in your clients",
+            show_path(dir),
+            opened.key_type,
+            x509::date(opened.not_after),
+            show_path(&dir.join(ca::CERT_FILE))
+        ));
+    }
 }

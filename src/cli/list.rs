@@ -1,21 +1,38 @@
 //! `minica list`: every certificate the CA issued, soonest expiry first.
 
 use minica::error::Result;
-use minica::{ca, record, x509};
+use minica::record::{self, FileStatus};
+use minica::{ca, x509};
 use serde_json::json;
 
-use super::{Global, Output};
+use super::{Global, Output, show_path};
 
-/// List the certificates this CA issued, soonest expiry first
+/// List the certificates this CA issued, soonest expiry first, and whether their files are still there
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
 pub fn run(_args: Args, global: &Global, out: &Output) -> Result<()> {
     let dir = global.ca_dir()?;
-    if !ca::exists(&dir) {
-        return Err(minica::Error::NoCa(dir));
+    // Under the lock, so an interrupted command is finished before its
+    // record lines are judged.
+    let session = ca::Session::open(&dir, false)?;
+    if session.state() != ca::State::Complete {
+        // Says what is missing, or that there is no CA.
+        session.load(&Default::default())?;
+    }
+    for r in &session.recovered {
+        out.note(format!(
+            "{} an interrupted command's {} file(s) first",
+            if r.rolled_forward {
+                "finished writing"
+            } else {
+                "removed"
+            },
+            r.files.len()
+        ));
     }
     let (mut entries, bad) = record::read(&dir)?;
+    drop(session);
     for b in &bad {
         out.warn(format!(
             "{} line {}: unreadable entry skipped ({})",
@@ -31,8 +48,7 @@ pub fn run(_args: Args, global: &Global, out: &Output) -> Result<()> {
         .iter()
         .map(|e| {
             let days_left = expiry(e).map(|t| x509::days_left(t, now));
-            let missing = e.cert.as_ref().is_some_and(|p| !p.exists());
-            (e, days_left, missing)
+            (e, days_left, e.file_status())
         })
         .collect();
 
@@ -46,7 +62,7 @@ pub fn run(_args: Args, global: &Global, out: &Output) -> Result<()> {
             "{:<34} {:<10} {:>9}  {:<13} {}\n",
             "SERIAL", "EXPIRES", "DAYS LEFT", "PROFILE", "NAMES"
         );
-        for (e, days, missing) in &rows {
+        for (e, days, status) in &rows {
             let days = days.map_or("?".to_string(), |d| {
                 if d < 0 {
                     "expired".into()
@@ -54,6 +70,20 @@ pub fn run(_args: Args, global: &Global, out: &Output) -> Result<()> {
                     d.to_string()
                 }
             });
+            let note = match status {
+                FileStatus::Present => String::new(),
+                FileStatus::Missing { files } => format!(
+                    "  (file missing: {})",
+                    files
+                        .iter()
+                        .map(|f| show_path(f))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                FileStatus::Replaced { file, serial } => {
+                    format!("  (replaced: {} holds serial {serial})", show_path(file))
+                }
+            };
             text.push_str(&format!(
                 "{:<34} {:<10} {:>9}  {:<13} {}{}\n",
                 e.serial,
@@ -61,17 +91,18 @@ pub fn run(_args: Args, global: &Global, out: &Output) -> Result<()> {
                 days,
                 e.profile,
                 e.names.join(", "),
-                if *missing { "  (file missing)" } else { "" }
+                note
             ));
         }
         out.text(text.trim_end());
     }
     out.json(&json!({
         "ca_dir": dir,
-        "certificates": rows.iter().map(|(e, days, missing)| {
+        "certificates": rows.iter().map(|(e, days, status)| {
             let mut v = serde_json::to_value(e).expect("entries serialize");
             v["days_left"] = json!(days);
-            v["file_missing"] = json!(missing);
+            v["file_missing"] = json!(matches!(status, FileStatus::Missing { .. }));
+            v["files_status"] = serde_json::to_value(status).expect("statuses serialize");
             v
         }).collect::<Vec<_>>(),
         "unreadable_lines": bad,

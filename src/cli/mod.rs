@@ -118,7 +118,7 @@ impl Output {
     /// A result for people (suppressed by --json and -q).
     pub fn text(&self, s: impl AsRef<str>) {
         if !self.json && !self.quiet {
-            println!("{}", s.as_ref());
+            stdout_line(s.as_ref());
         }
     }
 
@@ -138,10 +138,7 @@ impl Output {
     /// The JSON result (only with --json; -q does not silence what was asked for).
     pub fn json(&self, value: &serde_json::Value) {
         if self.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(value).expect("JSON values serialize")
-            );
+            stdout_line(&serde_json::to_string_pretty(value).expect("JSON values serialize"));
         }
     }
 
@@ -153,6 +150,43 @@ impl Output {
             }));
         }
     }
+}
+
+/// Set once standard output is gone (the reader of a pipe went away):
+/// nothing more is printed, and the command ends as it would have.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The first error writing to standard output other than a closed pipe.
+static STDOUT_ERROR: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Prints one line on stdout. A closed pipe (`minica list | head -1`) is a
+/// quiet end, not a panic; any other failure (a full disk behind `>`) is
+/// reported by [`stdout_failure`] when the command is done.
+pub fn stdout_line(s: &str) {
+    use std::io::Write;
+    use std::sync::atomic::Ordering;
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{s}").and_then(|()| out.flush()) {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            let mut slot = STDOUT_ERROR.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert(
+                minica::Error::io("write to", std::path::Path::new("standard output"), e)
+                    .to_string(),
+            );
+        }
+    }
+}
+
+/// The error to report if standard output could not be written.
+pub fn stdout_failure() -> Option<String> {
+    STDOUT_ERROR
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
 }
 
 /// Shows a path relative to the current directory when it is under it.

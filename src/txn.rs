@@ -1,0 +1,622 @@
+//! One transaction per command: every file a command writes and every line
+//! it adds to the record reach the disk all together or not at all, whatever
+//! is killed, raced or full.
+//!
+//! A command first builds its whole plan (the files, the record lines),
+//! checks it (existing outputs, `--force`, two outputs that resolve to one
+//! file), and only then runs it:
+//!
+//! 1. **prepare**: the journal `<ca-dir>/journal/<id>.json` is written,
+//!    listing every temporary name and destination (state `prepared`);
+//! 2. **stage**: each file is written under a hidden temporary name beside
+//!    its destination (`.minica-<id>-<n>.tmp`, created exclusively, with its
+//!    final mode) and flushed; a file it replaces is hard-linked aside;
+//! 3. **commit**: the journal is rewritten as `committed`; this one atomic,
+//!    durable rename is the point of no return;
+//! 4. **apply**: temporary names are renamed over their destinations, then
+//!    the record lines are appended and flushed; the journal is removed.
+//!
+//! A failure before the commit removes what was staged; a failure while
+//! applying puts back what was replaced. After a kill, the next command on
+//! the CA (under its lock) finds the journal and finishes the job: a
+//! `prepared` one is rolled back, a `committed` one rolled forward. So the
+//! record names a certificate only once its files are durable, and a file
+//! is never half written, half replaced or left without its siblings.
+//!
+//! Commands that write without a CA (`csr`, `keystore`) run the same steps
+//! without a journal: a kill then can leave hidden temporary files, never a
+//! partial or mismatched output.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write as _};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::{fsx, record};
+
+/// The directory of journals inside a CA directory.
+pub const JOURNAL_DIR: &str = "journal";
+
+/// The most journal bytes read back: a batch of 10,000 leaves writes ~5 MB.
+const MAX_JOURNAL: u64 = 256 * 1024 * 1024;
+
+/// May an output replace an existing file?
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Replace {
+    /// No: an existing file is an error (exit 3) unless the plan says otherwise.
+    Never,
+    /// Yes (`--force`, or a file the command owns, such as the CA's own files).
+    Allowed,
+}
+
+impl Replace {
+    pub fn from_force(force: bool) -> Replace {
+        if force {
+            Replace::Allowed
+        } else {
+            Replace::Never
+        }
+    }
+}
+
+/// One file of a plan.
+pub struct Output {
+    pub dest: PathBuf,
+    bytes: Zeroizing<Vec<u8>>,
+    mode: u32,
+    replace: Replace,
+    /// Where the file it replaces is kept (init --force keeps the old CA).
+    keep_old: Option<PathBuf>,
+}
+
+/// Everything a command will change, checked before it changes anything.
+pub struct Plan {
+    journal_dir: Option<PathBuf>,
+    outputs: Vec<Output>,
+    record: Vec<record::Entry>,
+    durability: fsx::Durability,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum State {
+    Prepared,
+    Committed,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Op {
+    tmp: PathBuf,
+    dest: PathBuf,
+    replace: Replace,
+    /// The replaced file, hard-linked aside while the transaction runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    old: Option<PathBuf>,
+    /// Keep `old` after the commit (it is the user's copy, not ours).
+    #[serde(default)]
+    keep_old: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Journal {
+    id: String,
+    state: State,
+    ops: Vec<Op>,
+    /// Record lines, appended once the files are in place.
+    #[serde(default)]
+    record: Vec<record::Entry>,
+    /// The CA directory whose record gets the lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    record_dir: Option<PathBuf>,
+    /// Directories this transaction created (removed again on rollback if empty).
+    #[serde(default)]
+    created_dirs: Vec<PathBuf>,
+}
+
+impl Plan {
+    /// A plan journaled in the CA directory `ca_dir`, whose record it may append to.
+    pub fn in_ca(ca_dir: &Path) -> Plan {
+        Plan {
+            journal_dir: Some(ca_dir.join(JOURNAL_DIR)),
+            outputs: Vec::new(),
+            record: Vec::new(),
+            durability: fsx::Durability::Now,
+        }
+    }
+
+    /// A plan for a command with no CA (no journal, no record).
+    pub fn standalone() -> Plan {
+        Plan {
+            journal_dir: None,
+            outputs: Vec::new(),
+            record: Vec::new(),
+            durability: fsx::Durability::Now,
+        }
+    }
+
+    /// Flush once per file system at the end instead of once per file (batches).
+    pub fn deferred_durability(mut self) -> Plan {
+        self.durability = fsx::Durability::Deferred;
+        self
+    }
+
+    pub fn write(&mut self, dest: &Path, bytes: impl Into<Vec<u8>>, mode: u32, replace: Replace) {
+        self.outputs.push(Output {
+            dest: dest.to_path_buf(),
+            bytes: Zeroizing::new(bytes.into()),
+            mode,
+            replace,
+            keep_old: None,
+        });
+    }
+
+    /// Writes `dest`, keeping the file it replaces (if any) at `keep_old`.
+    pub fn replace_keeping(
+        &mut self,
+        dest: &Path,
+        bytes: impl Into<Vec<u8>>,
+        mode: u32,
+        keep_old: &Path,
+    ) {
+        self.outputs.push(Output {
+            dest: dest.to_path_buf(),
+            bytes: Zeroizing::new(bytes.into()),
+            mode,
+            replace: Replace::Allowed,
+            keep_old: Some(keep_old.to_path_buf()),
+        });
+    }
+
+    pub fn record(&mut self, entry: record::Entry) {
+        self.record.push(entry);
+    }
+
+    pub fn outputs(&self) -> impl Iterator<Item = &Path> {
+        self.outputs.iter().map(|o| o.dest.as_path())
+    }
+
+    /// Runs the plan: check, prepare, stage, commit, apply (see the module doc).
+    pub fn run(self) -> Result<()> {
+        let targets: Vec<(PathBuf, Replace)> = self
+            .outputs
+            .iter()
+            .map(|o| (o.dest.clone(), o.replace))
+            .collect();
+        let resolved = check_outputs(&targets)?;
+        let id = new_id()?;
+        let record_dir = self
+            .journal_dir
+            .as_ref()
+            .map(|j| fsx::parent_dir(j).to_path_buf());
+        if !self.record.is_empty() && record_dir.is_none() {
+            return Err(Error::Crypto(
+                "internal error: record lines need a CA directory".into(),
+            ));
+        }
+
+        let mut journal = Journal {
+            id: id.clone(),
+            state: State::Prepared,
+            ops: Vec::with_capacity(self.outputs.len()),
+            record: self.record,
+            record_dir,
+            created_dirs: Vec::new(),
+        };
+        // Directories first, deepest last, so a rollback removes them in reverse.
+        for dest in &resolved {
+            journal
+                .created_dirs
+                .extend(missing_dirs(fsx::parent_dir(dest)));
+        }
+        journal.created_dirs.dedup();
+        for (n, (o, dest)) in self.outputs.iter().zip(&resolved).enumerate() {
+            let dir = fsx::parent_dir(dest);
+            let tmp = dir.join(format!(".minica-{id}-{n}.tmp"));
+            let exists = dest.symlink_metadata().is_ok();
+            let (old, keep_old) = match (&o.keep_old, exists) {
+                (Some(k), true) => (Some(k.clone()), true),
+                (None, true) if o.replace == Replace::Allowed => {
+                    (Some(dir.join(format!(".minica-{id}-{n}.old"))), false)
+                }
+                _ => (None, false),
+            };
+            journal.ops.push(Op {
+                tmp,
+                dest: dest.clone(),
+                replace: o.replace,
+                old,
+                keep_old,
+            });
+        }
+
+        let journal_path = self
+            .journal_dir
+            .as_ref()
+            .map(|d| d.join(format!("{id}.json")));
+        if let (Some(dir), Some(path)) = (&self.journal_dir, &journal_path) {
+            fsx::create_private_dir(dir)?;
+            write_journal(path, &journal)?;
+        }
+        if let Err(e) = stage(&journal, &self.outputs, self.durability) {
+            rollback(&journal);
+            remove_journal(journal_path.as_deref());
+            return Err(e);
+        }
+        journal.state = State::Committed;
+        if let Some(path) = &journal_path
+            && let Err(e) = write_journal(path, &journal)
+        {
+            rollback(&journal);
+            remove_journal(journal_path.as_deref());
+            return Err(e);
+        }
+        if let Err(e) = apply(&journal, self.durability) {
+            // Nothing that was there before is lost: put it back.
+            undo(&journal);
+            rollback(&journal);
+            remove_journal(journal_path.as_deref());
+            return Err(e);
+        }
+        finish(&journal);
+        remove_journal(journal_path.as_deref());
+        Ok(())
+    }
+}
+
+/// Checks a plan's outputs before anything is signed or written: no two
+/// resolve to the same file, and none exists unless it may be replaced.
+/// Returns the resolved paths.
+pub fn check_outputs(targets: &[(PathBuf, Replace)]) -> Result<Vec<PathBuf>> {
+    let mut seen = std::collections::HashMap::with_capacity(targets.len());
+    let mut resolved = Vec::with_capacity(targets.len());
+    for (path, replace) in targets {
+        let r = resolve(path)?;
+        if let Some(first) = seen.insert(r.clone(), path) {
+            return Err(Error::usage(format!(
+                "{} and {} are the same file: two outputs of one command cannot share a path; give them different names or directories",
+                first.display(),
+                path.display()
+            )));
+        }
+        match r.symlink_metadata() {
+            Ok(m) if m.is_dir() => {
+                return Err(Error::bad_file(path, "is a directory, not a file"));
+            }
+            Ok(_) if *replace == Replace::Never => {
+                return Err(Error::Exists {
+                    path: path.clone(),
+                    hint: None,
+                });
+            }
+            _ => {}
+        }
+        resolved.push(r);
+    }
+    Ok(resolved)
+}
+
+/// The absolute path of `path` with `.`, `..` and symbolic links of its
+/// existing directories resolved (the file itself is not followed: outputs
+/// replace a link, never write through it).
+pub fn resolve(path: &Path) -> Result<PathBuf> {
+    let abs = std::path::absolute(path).map_err(|e| Error::io("resolve", path, e))?;
+    let Some(name) = abs.file_name().map(|n| n.to_os_string()) else {
+        return Err(Error::bad_file(path, "is not a file name"));
+    };
+    let parent = abs.parent().unwrap_or(Path::new("/"));
+    Ok(resolve_dir(parent)?.join(name))
+}
+
+/// Resolves a directory that may not exist yet: its longest existing
+/// ancestor is canonicalized and the rest is normalized by name.
+pub fn resolve_dir(dir: &Path) -> Result<PathBuf> {
+    let abs = std::path::absolute(dir).map_err(|e| Error::io("resolve", dir, e))?;
+    let mut out = PathBuf::from("/");
+    let mut existing = true;
+    for c in abs.components() {
+        match c {
+            Component::RootDir | Component::Prefix(_) | Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(n) => {
+                out.push(n);
+                if existing {
+                    match fs::canonicalize(&out) {
+                        Ok(c) => out = c,
+                        // A link to nowhere: where it leads cannot be
+                        // checked, and writing through it would create
+                        // its target, wherever that is.
+                        Err(_) if out.symlink_metadata().is_ok() => {
+                            return Err(Error::bad_file_fix(
+                                &out,
+                                "is a symbolic link to a path that does not exist",
+                                "remove the link or create its target",
+                            ));
+                        }
+                        Err(_) => existing = false,
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Is `path` (resolved) inside `base` (resolved)? For manifests that must
+/// not write outside their base directory.
+pub fn confine(base: &Path, rel: &Path, what: &str) -> Result<PathBuf> {
+    let base_r = resolve_dir(base)?;
+    let joined = resolve_dir(&base.join(rel))?;
+    if !joined.starts_with(&base_r) {
+        return Err(Error::usage(format!(
+            "{what} {} leads outside {} (to {}); give a relative path inside it",
+            rel.display(),
+            base.display(),
+            joined.display()
+        )));
+    }
+    Ok(joined)
+}
+
+fn missing_dirs(dir: &Path) -> Vec<PathBuf> {
+    let mut missing = Vec::new();
+    let mut d = Some(dir);
+    while let Some(p) = d {
+        if p.as_os_str().is_empty() || p.symlink_metadata().is_ok() {
+            break;
+        }
+        missing.push(p.to_path_buf());
+        d = p.parent();
+    }
+    missing.reverse();
+    missing
+}
+
+fn new_id() -> Result<String> {
+    let mut b = [0u8; 6];
+    aws_lc_rs::rand::fill(&mut b)
+        .map_err(|_| Error::Crypto("the system random number generator failed".into()))?;
+    Ok(crate::x509::hex(&b))
+}
+
+fn write_journal(path: &Path, journal: &Journal) -> Result<()> {
+    let bytes = serde_json::to_vec(journal).expect("journals serialize");
+    fsx::stage(path, &bytes, fsx::PRIVATE)?.commit(true)
+}
+
+fn remove_journal(path: Option<&Path>) {
+    if let Some(p) = path {
+        let _ = fs::remove_file(p);
+    }
+}
+
+/// Writes every temporary file and links aside every file to be replaced.
+fn stage(journal: &Journal, outputs: &[Output], durability: fsx::Durability) -> Result<()> {
+    for d in &journal.created_dirs {
+        match fs::create_dir(d) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && d.is_dir() => {}
+            Err(e) => return Err(Error::io("create directory", d, e)),
+        }
+    }
+    let write_one = |(op, o): (&Op, &Output)| -> Result<()> {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .mode(o.mode)
+            .open(&op.tmp)
+            .map_err(|e| Error::io("write", &op.dest, e))?;
+        f.write_all(&o.bytes)
+            .and_then(|()| match durability {
+                fsx::Durability::Now => f.sync_all(),
+                fsx::Durability::Deferred => Ok(()),
+            })
+            .map_err(|e| Error::io("write", &op.dest, e))?;
+        if let Some(old) = &op.old {
+            if op.keep_old {
+                fsx::create_private_dir(fsx::parent_dir(old))?;
+            }
+            fs::hard_link(&op.dest, old).map_err(|e| Error::io("keep a copy of", &op.dest, e))?;
+        }
+        Ok(())
+    };
+    let pairs: Vec<(&Op, &Output)> = journal.ops.iter().zip(outputs).collect();
+    // Each fsync waits for the journal of the file system; run together,
+    // ext4 commits them at once, so four files cost about one wait.
+    fsx::for_each_parallel(&pairs, durability == fsx::Durability::Now, |p| {
+        write_one(*p)
+    })?;
+    sync_dirs(journal.ops.iter().map(|o| o.tmp.as_path()), durability)
+}
+
+fn sync_dirs<'a>(files: impl Iterator<Item = &'a Path>, durability: fsx::Durability) -> Result<()> {
+    let mut dirs: Vec<&Path> = files.map(fsx::parent_dir).collect();
+    dirs.sort();
+    dirs.dedup();
+    match durability {
+        fsx::Durability::Now => {
+            for d in dirs {
+                fsx::sync_dir(d).map_err(|e| Error::io("flush to disk", d, e))?;
+            }
+            Ok(())
+        }
+        fsx::Durability::Deferred => fsx::sync_filesystems(dirs),
+    }
+}
+
+/// Renames every staged file into place, then appends the record lines.
+fn apply(journal: &Journal, durability: fsx::Durability) -> Result<()> {
+    for op in &journal.ops {
+        let r = match op.replace {
+            Replace::Allowed => fs::rename(&op.tmp, &op.dest),
+            Replace::Never => fsx::rename_noreplace(&op.tmp, &op.dest),
+        };
+        r.map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists => Error::Exists {
+                path: op.dest.clone(),
+                hint: Some("another program created it meanwhile".into()),
+            },
+            _ => Error::io("write", &op.dest, e),
+        })?;
+    }
+    sync_dirs(journal.ops.iter().map(|o| o.dest.as_path()), durability)?;
+    if let Some(dir) = &journal.record_dir
+        && !journal.record.is_empty()
+    {
+        record::append_all(dir, &journal.record)?;
+    }
+    Ok(())
+}
+
+/// Puts back what `apply` replaced or created (before the record was written).
+fn undo(journal: &Journal) {
+    for op in journal.ops.iter().rev() {
+        if op.tmp.symlink_metadata().is_ok() {
+            continue; // never renamed
+        }
+        let _ = match &op.old {
+            Some(old) => fs::rename(old, &op.dest),
+            None => fs::remove_file(&op.dest),
+        };
+    }
+}
+
+/// Removes everything a transaction that did not commit left behind.
+fn rollback(journal: &Journal) {
+    for op in &journal.ops {
+        let _ = fs::remove_file(&op.tmp);
+        if let Some(old) = &op.old {
+            let _ = fs::remove_file(old);
+        }
+    }
+    for d in journal.created_dirs.iter().rev() {
+        let _ = fs::remove_dir(d); // only if empty
+    }
+    for op in &journal.ops {
+        if op.keep_old
+            && let Some(old) = &op.old
+        {
+            let _ = fs::remove_dir(fsx::parent_dir(old));
+        }
+    }
+}
+
+/// After a commit: drop the copies of replaced files that are not kept.
+fn finish(journal: &Journal) {
+    for op in &journal.ops {
+        if let Some(old) = &op.old
+            && !op.keep_old
+        {
+            let _ = fs::remove_file(old);
+        }
+    }
+}
+
+/// What recovery did with one interrupted transaction.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recovered {
+    pub id: String,
+    pub rolled_forward: bool,
+    pub files: Vec<PathBuf>,
+}
+
+/// Finishes or undoes every transaction a killed command left in the CA
+/// directory `ca_dir`. Call with the CA's lock held.
+pub fn recover(ca_dir: &Path) -> Result<Vec<Recovered>> {
+    let dir = ca_dir.join(JOURNAL_DIR);
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("read", &dir, e)),
+    };
+    let mut done = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("read", &dir, e))?;
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "json") {
+            // A journal being written when the process died (fsx staging).
+            continue;
+        }
+        let bytes = fsx::read_nofollow(&path, MAX_JOURNAL)?;
+        let journal: Journal = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::bad_file_fix(
+                &path,
+                format!("an interrupted command's journal cannot be read ({e})"),
+                "look at the files it names, then remove it",
+            )
+        })?;
+        match journal.state {
+            State::Prepared => rollback(&journal),
+            State::Committed => roll_forward(&journal)?,
+        }
+        let _ = fs::remove_file(&path);
+        done.push(Recovered {
+            id: journal.id.clone(),
+            rolled_forward: journal.state == State::Committed,
+            files: journal.ops.iter().map(|o| o.dest.clone()).collect(),
+        });
+    }
+    if !done.is_empty() {
+        fsx::sync_dir(&dir).map_err(|e| Error::io("flush to disk", &dir, e))?;
+    }
+    Ok(done)
+}
+
+fn roll_forward(journal: &Journal) -> Result<()> {
+    for op in &journal.ops {
+        if op.tmp.symlink_metadata().is_ok() {
+            let r = match op.replace {
+                Replace::Allowed => fs::rename(&op.tmp, &op.dest),
+                Replace::Never => fsx::rename_noreplace(&op.tmp, &op.dest),
+            };
+            if let Err(e) = r {
+                // The destination was taken meanwhile: what the user put there wins.
+                let _ = fs::remove_file(&op.tmp);
+                if e.kind() != io::ErrorKind::AlreadyExists {
+                    return Err(Error::io("finish writing", &op.dest, e));
+                }
+            }
+        }
+    }
+    sync_dirs(
+        journal.ops.iter().map(|o| o.dest.as_path()),
+        fsx::Durability::Now,
+    )
+    .or_else(|e| match e {
+        // An output directory the user removed since: nothing to sync.
+        Error::Io { .. } => Ok(()),
+        e => Err(e),
+    })?;
+    if let Some(dir) = &journal.record_dir
+        && !journal.record.is_empty()
+    {
+        let (present, _) = record::read(dir)?;
+        let known: std::collections::HashSet<&str> =
+            present.iter().map(|e| e.serial.as_str()).collect();
+        let missing: Vec<record::Entry> = journal
+            .record
+            .iter()
+            .filter(|e| !known.contains(e.serial.as_str()))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            record::append_all(dir, &missing)?;
+        }
+    }
+    finish(journal);
+    Ok(())
+}
+
+/// Opens `path` for reading without following a symbolic link.
+pub fn open_nofollow(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
