@@ -726,3 +726,32 @@ fn sign_all(ca: &Ca, items: &[BatchItem], jobs: usize) -> Result<Vec<SignedWithK
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ca_that_is_not_valid_yet_signs_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("ca");
+        let cfg = crate::config::CaConfig::default();
+        let mut ca = ca::create(&dir, &cfg, false, &Unlock::default())
+            .unwrap()
+            .ca;
+        let now = x509::now();
+        // A CA made on a machine whose clock runs a day ahead.
+        ca.not_before = now + time::Duration::days(1);
+        let spec = LeafSpec {
+            names: vec![Name::parse("a.test").unwrap()],
+            profile_name: "server".into(),
+            profile: profile::load("server", &dir).unwrap().0,
+            days: None,
+        };
+        let err = spec
+            .check(&ca, &KeyInfo::of_type(KeyType::EcdsaP256), now)
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("not valid until"), "{err}");
+    }
+}

@@ -316,29 +316,31 @@ pub fn resolve(path: &Path) -> Result<PathBuf> {
 pub fn resolve_dir(dir: &Path) -> Result<PathBuf> {
     let abs = std::path::absolute(dir).map_err(|e| Error::io("resolve", dir, e))?;
     let mut out = PathBuf::from("/");
-    let mut existing = true;
     for c in abs.components() {
         match c {
             Component::RootDir | Component::Prefix(_) | Component::CurDir => {}
+            // `out` is always resolved, so its parent is the real one; a
+            // name that does not exist yet will be made a real directory.
             Component::ParentDir => {
                 out.pop();
             }
             Component::Normal(n) => {
                 out.push(n);
-                if existing {
+                // Checked at every step, not only up to the first missing
+                // name: `missing/../link` reaches an existing link again.
+                if out.symlink_metadata().is_ok() {
                     match fs::canonicalize(&out) {
                         Ok(c) => out = c,
                         // A link to nowhere: where it leads cannot be
                         // checked, and writing through it would create
                         // its target, wherever that is.
-                        Err(_) if out.symlink_metadata().is_ok() => {
+                        Err(_) => {
                             return Err(Error::bad_file_fix(
                                 &out,
                                 "is a symbolic link to a path that does not exist",
                                 "remove the link or create its target",
                             ));
                         }
-                        Err(_) => existing = false,
                     }
                 }
             }
@@ -619,4 +621,143 @@ pub fn open_nofollow(path: &Path) -> io::Result<File> {
         .read(true)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whatever path a manifest names, `confine` returns a path inside the
+    /// base or refuses it: random mixes of names, `.`, `..`, absolute
+    /// paths and links inside the base that lead out of it.
+    #[test]
+    fn confine_never_leads_outside_the_base() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().join("base");
+        fs::create_dir_all(base.join("a/b")).unwrap();
+        fs::create_dir_all(tmp.path().join("outside")).unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("outside"), base.join("out-link")).unwrap();
+        std::os::unix::fs::symlink("../..", base.join("a/up-link")).unwrap();
+        std::os::unix::fs::symlink("b", base.join("a/in-link")).unwrap();
+        let parts = [
+            "a", "b", ".", "..", "out-link", "up-link", "in-link", "x", "/", "/tmp",
+        ];
+        let mut seed = 0x1234_5678_u64;
+        let mut next = |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        };
+        let base_r = fs::canonicalize(&base).unwrap();
+        for _ in 0..5000 {
+            let len = 1 + next(6);
+            let mut rel = PathBuf::new();
+            for _ in 0..len {
+                rel.push(parts[next(parts.len())]);
+            }
+            if let Ok(p) = confine(&base, &rel, "out") {
+                assert!(
+                    p.starts_with(&base_r),
+                    "{} -> {}",
+                    rel.display(),
+                    p.display()
+                );
+                // And where the path really leads, once created, agrees.
+                if let Ok(real) = fs::canonicalize(&p) {
+                    assert!(
+                        real.starts_with(&base_r),
+                        "{} -> {}",
+                        rel.display(),
+                        real.display()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_plan_is_all_or_nothing_when_one_output_cannot_be_written() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ca = tmp.path().join("ca");
+        fs::create_dir(&ca).unwrap();
+        let out = tmp.path().join("out");
+        let mut plan = Plan::in_ca(&ca);
+        plan.write(
+            &out.join("a.pem"),
+            b"a".to_vec(),
+            fsx::PUBLIC,
+            Replace::Never,
+        );
+        // A destination whose parent is a file: staging it fails.
+        fs::write(tmp.path().join("file"), b"x").unwrap();
+        plan.write(
+            &tmp.path().join("file/b.pem"),
+            b"b".to_vec(),
+            fsx::PUBLIC,
+            Replace::Never,
+        );
+        assert!(plan.run().is_err());
+        assert!(!out.exists(), "the directory made for a.pem was left");
+        assert_eq!(
+            fs::read_dir(&ca)
+                .unwrap()
+                .flatten()
+                .filter(|e| e.file_name() != JOURNAL_DIR)
+                .count(),
+            0
+        );
+        assert_eq!(
+            fs::read_dir(ca.join(JOURNAL_DIR)).unwrap().count(),
+            0,
+            "journal left"
+        );
+    }
+
+    #[test]
+    fn recovery_rolls_a_committed_journal_forward_and_a_prepared_one_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ca = tmp.path().join("ca");
+        let jdir = ca.join(JOURNAL_DIR);
+        fs::create_dir_all(&jdir).unwrap();
+        let op = |n: u32| Op {
+            tmp: tmp.path().join(format!(".minica-t-{n}.tmp")),
+            dest: tmp.path().join(format!("f{n}")),
+            replace: Replace::Never,
+            old: None,
+            keep_old: false,
+        };
+        for (state, name) in [(State::Committed, "c"), (State::Prepared, "p")] {
+            let (a, b) = (
+                op(if name == "c" { 1 } else { 3 }),
+                op(if name == "c" { 2 } else { 4 }),
+            );
+            fs::write(&a.tmp, name).unwrap();
+            fs::write(&b.tmp, name).unwrap();
+            let j = Journal {
+                id: name.into(),
+                state,
+                ops: vec![a, b],
+                record: Vec::new(),
+                record_dir: None,
+                created_dirs: Vec::new(),
+            };
+            write_journal(&jdir.join(format!("{name}.json")), &j).unwrap();
+        }
+        let done = recover(&ca).unwrap();
+        assert_eq!(done.len(), 2);
+        assert_eq!(fs::read_to_string(tmp.path().join("f1")).unwrap(), "c");
+        assert_eq!(fs::read_to_string(tmp.path().join("f2")).unwrap(), "c");
+        assert!(!tmp.path().join("f3").exists() && !tmp.path().join("f4").exists());
+        let left: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(
+            left.iter().all(|n| !n.to_string_lossy().ends_with(".tmp")),
+            "{left:?}"
+        );
+        assert_eq!(fs::read_dir(&jdir).unwrap().count(), 0);
+    }
 }

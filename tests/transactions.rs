@@ -550,3 +550,45 @@ fn readers_are_bounded_and_a_closed_stdout_is_a_quiet_exit() {
     assert!(stderr.contains("standard output"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// Under a process limit (a CI container's pids.max), threads cannot be
+/// started: issue and batch then work on one thread instead of aborting.
+#[test]
+fn no_threads_to_be_had_is_no_crash() {
+    let env = Env::new();
+    // The limit is per user: run as `nobody`, in a directory it owns.
+    let dir = env.file("nobody");
+    std::fs::create_dir(&dir).unwrap();
+    std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
+    std::fs::write(dir.join("names.txt"), "b.test\nc.test\nd.test\n").unwrap();
+    let as_nobody = |args: &[&str], nproc: &str| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .args(["prlimit", &format!("--nproc={nproc}"), "--", BIN])
+            .args(args)
+            .env("MINICA_CA_DIR", dir.join("ca"))
+            .current_dir(&dir)
+            .output()
+            .unwrap()
+    };
+    let init = as_nobody(&["init", "-q"], "64");
+    assert!(init.status.success(), "{init:?}");
+    for args in [
+        &["issue", "a.test"][..],
+        &["batch", "names.txt", "--jobs", "4"][..],
+    ] {
+        let r = as_nobody(args, "1");
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    for name in ["a.test", "b.test", "c.test", "d.test"] {
+        openssl(&[
+            "verify",
+            "-CAfile",
+            &dir.join("ca/ca.pem").to_string_lossy(),
+            &dir.join(name).join("cert.pem").to_string_lossy(),
+        ])
+        .ok();
+    }
+}
