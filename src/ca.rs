@@ -65,6 +65,18 @@ pub struct Ca {
     pub constraints: Constraints,
     /// The CA's SubjectPublicKeyInfo, DER.
     pub spki: Vec<u8>,
+    /// The intermediate's name (issuers/NAME); None when the root signs.
+    pub name: Option<String>,
+    /// What a server presents after its leaf: the signing intermediate
+    /// (none when the root signs). The root itself is never in a chain.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// The root: what clients trust (ca.pem).
+    pub root_der: CertificateDer<'static>,
+    pub root_pem: String,
+    /// Name constraints of the CAs above this one, enforced as well.
+    pub parent_constraints: Vec<Constraints>,
+    /// The signer's pathLenConstraint; None: unlimited.
+    pub path_len: Option<u32>,
 }
 
 /// Held while the CA directory is being changed; released on drop.
@@ -111,6 +123,26 @@ pub enum State {
 const CA_FILES: [&str; 4] = [CERT_FILE, KEY_FILE, CONFIG_FILE, record::FILE_NAME];
 
 impl Ca {
+    /// Checks a name against the constraints of this CA and every CA above it.
+    pub fn check_name(&self, name: &crate::names::Name) -> Result<()> {
+        self.constraints.check(name)?;
+        self.parent_constraints
+            .iter()
+            .try_for_each(|c| c.check(name))
+    }
+
+    /// The root's SubjectPublicKeyInfo, DER.
+    pub fn root_spki(&self) -> Vec<u8> {
+        X509Certificate::from_der(&self.root_der)
+            .map(|(_, x)| x.public_key().raw.to_vec())
+            .unwrap_or_default()
+    }
+
+    /// Whether any CA in the path limits DNS names.
+    pub fn has_dns_constraints(&self) -> bool {
+        self.constraints.has_dns() || self.parent_constraints.iter().any(Constraints::has_dns)
+    }
+
     pub fn policy(&self) -> crate::policy::Policy<'_> {
         crate::policy::Policy {
             rules: &self.config.policy,
@@ -184,6 +216,19 @@ impl Session {
             State::Complete => load_files(&self.dir, unlock),
             State::Empty => Err(Error::NoCa(self.dir.clone())),
             State::Partial { present, missing } => Err(incomplete(&self.dir, &present, &missing)),
+        }
+    }
+
+    /// Loads the CA that signs leaves: the intermediate `name`, else the
+    /// default issuer in ca.toml (`issue.issuer`), else the root.
+    pub fn load_signer(&self, name: Option<&str>, unlock: &Unlock) -> Result<Ca> {
+        if let State::Partial { present, missing } = self.state() {
+            return Err(incomplete(&self.dir, &present, &missing));
+        }
+        let (config, _) = read_config(&self.dir)?;
+        match name.map(str::to_string).or(config.issue.issuer) {
+            Some(n) => load_intermediate(&self.dir, &n, unlock),
+            None => self.load(unlock),
         }
     }
 
@@ -349,6 +394,41 @@ fn check_safe(dir: &Path) -> Result<()> {
             check_owner_mode(&p, &m, me, 0o022, "chmod go-w")?;
         }
     }
+    // Intermediates: their folders, certificates and keys alike.
+    let issuers = dir.join(ISSUERS_DIR);
+    if let Ok(m) = issuers.symlink_metadata() {
+        check_not_link(&issuers, &m)?;
+        check_owner_mode(&issuers, &m, me, 0o022, "chmod go-w")?;
+        for e in fs::read_dir(&issuers)
+            .map_err(|e| Error::io("read", &issuers, e))?
+            .flatten()
+        {
+            let d = e.path();
+            let m = d.symlink_metadata().map_err(|e| Error::io("read", &d, e))?;
+            check_not_link(&d, &m)?;
+            check_owner_mode(&d, &m, me, 0o022, "chmod go-w")?;
+            for (f, forbidden, fix) in [
+                (ISSUER_CERT, 0o022, "chmod go-w"),
+                (ISSUER_KEY, 0o077, "chmod 600"),
+            ] {
+                let p = d.join(f);
+                if let Ok(m) = p.symlink_metadata() {
+                    check_not_link(&p, &m)?;
+                    check_owner_mode(&p, &m, me, forbidden, fix)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_not_link(p: &Path, m: &fs::Metadata) -> Result<()> {
+    if m.file_type().is_symlink() {
+        return Err(fsx::nofollow_error(
+            p,
+            io::Error::from_raw_os_error(libc::ELOOP),
+        ));
+    }
     Ok(())
 }
 
@@ -465,42 +545,71 @@ pub fn load(dir: &Path, unlock: &Unlock) -> Result<Ca> {
     Session::open(dir, false)?.load(unlock)
 }
 
-/// Reads the CA's files, checking that its key matches its certificate.
-fn load_files(dir: &Path, unlock: &Unlock) -> Result<Ca> {
-    let cert_path = dir.join(CERT_FILE);
-    let cert_bytes = fsx::read_nofollow(&cert_path, fsx::MAX_INPUT)?;
-    let cert_der = CertificateDer::pem_slice_iter(&cert_bytes)
+/// What minica needs of a CA certificate.
+pub struct CertInfo {
+    pub der: CertificateDer<'static>,
+    pub subject: String,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+    pub constraints: Constraints,
+    pub spki: Vec<u8>,
+    /// basicConstraints pathLenConstraint; None: unlimited.
+    pub path_len: Option<u32>,
+}
+
+/// Reads a CA certificate (PEM), refusing one that is not a CA.
+pub fn read_ca_cert(path: &Path) -> Result<CertInfo> {
+    let bytes = fsx::read_nofollow(path, fsx::MAX_INPUT)?;
+    let der = CertificateDer::pem_slice_iter(&bytes)
         .next()
         .and_then(|c| c.ok())
         .ok_or_else(|| {
             Error::bad_file_fix(
-                &cert_path,
+                path,
                 "holds no PEM certificate",
                 "restore the CA certificate, or create a new CA with `minica init --force`",
             )
-        })?;
-    let (_, x509) = X509Certificate::from_der(&cert_der).map_err(|_| {
+        })?
+        .into_owned();
+    let (_, x509) = X509Certificate::from_der(&der).map_err(|_| {
         Error::bad_file_fix(
-            &cert_path,
+            path,
             "the CA certificate is corrupt",
             "restore it, or create a new CA with `minica init --force`",
         )
     })?;
-    if !x509.is_ca() {
-        return Err(Error::bad_file(
-            &cert_path,
-            "is not a CA certificate (no basicConstraints CA:TRUE)",
-        ));
-    }
+    let path_len = match x509.basic_constraints() {
+        Ok(Some(bc)) if bc.value.ca => bc.value.path_len_constraint,
+        _ => {
+            return Err(Error::bad_file(
+                path,
+                "is not a CA certificate (no basicConstraints CA:TRUE)",
+            ));
+        }
+    };
+    Ok(CertInfo {
+        subject: x509.subject().to_string(),
+        not_before: x509.validity().not_before.to_datetime(),
+        not_after: x509.validity().not_after.to_datetime(),
+        constraints: Constraints::from_cert(&x509),
+        spki: x509.public_key().raw.to_vec(),
+        path_len,
+        der,
+    })
+}
 
-    let key_path = dir.join(KEY_FILE);
-    let key_bytes = match fsx::read_nofollow(&key_path, fsx::MAX_INPUT) {
+/// Reads a CA key (encrypted or not) and checks it is the certificate's.
+fn read_ca_key(key_path: &Path, cert_path: &Path, spki: &[u8], unlock: &Unlock) -> Result<KeyPair> {
+    let key_bytes = match fsx::read_nofollow(key_path, fsx::MAX_INPUT) {
         Ok(b) => b,
         Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
             return Err(Error::bad_file_fix(
-                &key_path,
+                key_path,
                 "the CA key is missing",
-                "restore it beside ca.pem, or create a new CA with `minica init --force`",
+                format!(
+                    "restore it beside {}, or make this CA again",
+                    cert_path.display()
+                ),
             ));
         }
         Err(e) => return Err(e),
@@ -508,22 +617,25 @@ fn load_files(dir: &Path, unlock: &Unlock) -> Result<Ca> {
     let key_bytes = zeroize::Zeroizing::new(key_bytes);
     let key = if cakey::is_encrypted(&key_bytes) {
         let passphrase = unlock.passphrase(false)?;
-        let der = cakey::decrypt(&key_path, &key_bytes, &passphrase)?;
-        keys::from_pkcs8_der(&key_path, &der)?
+        let der = cakey::decrypt(key_path, &key_bytes, &passphrase)?;
+        keys::from_pkcs8_der(key_path, &der)?
     } else {
-        keys::load_pem(&key_path, &key_bytes)?
+        keys::load_pem(key_path, &key_bytes)?
     };
-    if key.subject_public_key_info() != x509.public_key().raw {
+    if key.subject_public_key_info() != spki {
         return Err(Error::bad_file_fix(
-            &key_path,
+            key_path,
             format!(
                 "the CA key does not match the CA certificate {}",
                 cert_path.display()
             ),
-            "restore the key that belongs to this certificate, or create a new CA with `minica init --force`",
+            "restore the key that belongs to this certificate, or make this CA again",
         ));
     }
+    Ok(key)
+}
 
+fn read_config(dir: &Path) -> Result<(CaConfig, PathBuf)> {
     let config_path = dir.join(CONFIG_FILE);
     let config = if config_path.symlink_metadata().is_ok() {
         let bytes = fsx::read_nofollow(&config_path, fsx::MAX_INPUT)?;
@@ -534,25 +646,139 @@ fn load_files(dir: &Path, unlock: &Unlock) -> Result<Ca> {
     } else {
         CaConfig::default()
     };
+    Ok((config, config_path))
+}
 
-    let subject = x509.subject().to_string();
-    let not_before = x509.validity().not_before.to_datetime();
-    let not_after = x509.validity().not_after.to_datetime();
-    let constraints = Constraints::from_cert(&x509);
-    let issuer = Issuer::from_ca_cert_der(&cert_der, key)
-        .map_err(|_| Error::bad_file(&cert_path, "the CA certificate's subject cannot be read"))?;
-    let cert_pem = keys::pem_encode("CERTIFICATE", cert_der.to_vec());
+/// Assembles a signer from its certificate and key, under `root`.
+fn signer(
+    dir: &Path,
+    cert: CertInfo,
+    key: KeyPair,
+    name: Option<String>,
+    root: Option<CertInfo>,
+) -> Result<Ca> {
+    let (config, config_path) = read_config(dir)?;
+    let issuer = Issuer::from_ca_cert_der(&cert.der, key).map_err(|_| {
+        Error::bad_file(
+            &dir.join(CERT_FILE),
+            "the CA certificate's subject cannot be read",
+        )
+    })?;
+    let cert_pem = keys::pem_encode("CERTIFICATE", cert.der.to_vec());
+    let (chain, root_der, parent_constraints) = match root {
+        Some(r) => (vec![cert.der.clone()], r.der, vec![r.constraints]),
+        None => (Vec::new(), cert.der.clone(), Vec::new()),
+    };
+    let root_pem = keys::pem_encode("CERTIFICATE", root_der.to_vec());
     Ok(Ca {
-        spki: x509.public_key().raw.to_vec(),
+        spki: cert.spki,
         dir: dir.to_path_buf(),
         config,
         config_path,
-        cert_der: cert_der.into_owned(),
+        cert_der: cert.der,
         cert_pem,
         issuer,
-        subject,
-        not_before,
-        not_after,
-        constraints,
+        subject: cert.subject,
+        not_before: cert.not_before,
+        not_after: cert.not_after,
+        constraints: cert.constraints,
+        name,
+        chain,
+        root_der,
+        root_pem,
+        parent_constraints,
+        path_len: cert.path_len,
     })
+}
+
+/// Reads the root's files, checking that its key matches its certificate.
+fn load_files(dir: &Path, unlock: &Unlock) -> Result<Ca> {
+    let cert_path = dir.join(CERT_FILE);
+    let cert = read_ca_cert(&cert_path)?;
+    let key = read_ca_key(&dir.join(KEY_FILE), &cert_path, &cert.spki, unlock)?;
+    signer(dir, cert, key, None, None)
+}
+
+/// Reads the intermediate `name` (issuers/NAME/), checking that its key is
+/// its certificate's and that the root signed it. The root's key is not
+/// read: with an intermediate signing, the root can stay offline.
+fn load_intermediate(dir: &Path, name: &str, unlock: &Unlock) -> Result<Ca> {
+    let idir = issuer_dir(dir, name)?;
+    let cert_path = idir.join(ISSUER_CERT);
+    let cert = read_ca_cert(&cert_path)?;
+    let root = read_ca_cert(&dir.join(CERT_FILE))?;
+    {
+        let (_, x) = X509Certificate::from_der(&cert.der)
+            .map_err(|_| Error::bad_file(&cert_path, "the certificate is corrupt"))?;
+        let (_, r) = X509Certificate::from_der(&root.der)
+            .map_err(|_| Error::bad_file(&dir.join(CERT_FILE), "the certificate is corrupt"))?;
+        if x.verify_signature(Some(r.public_key())).is_err() {
+            return Err(Error::bad_file_fix(
+                &cert_path,
+                format!(
+                    "was not signed by this CA's root {}",
+                    dir.join(CERT_FILE).display()
+                ),
+                format!("make the intermediate again with `minica ca intermediate {name} --force`"),
+            ));
+        }
+    }
+    let key = read_ca_key(&idir.join(ISSUER_KEY), &cert_path, &cert.spki, unlock)?;
+    signer(dir, cert, key, Some(name.to_string()), Some(root))
+}
+
+/// The folder of intermediates in a CA directory.
+pub const ISSUERS_DIR: &str = "issuers";
+/// An intermediate's certificate and key, in issuers/NAME/.
+pub const ISSUER_CERT: &str = "cert.pem";
+pub const ISSUER_KEY: &str = "key.pem";
+
+/// Checks an intermediate's name (it becomes a directory name).
+pub fn check_issuer_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "invalid issuer name {name:?}: use up to 64 letters, digits, '-', '_' and '.'"
+        )))
+    }
+}
+
+/// issuers/NAME in `dir`, which must exist.
+fn issuer_dir(dir: &Path, name: &str) -> Result<PathBuf> {
+    check_issuer_name(name)?;
+    let idir = dir.join(ISSUERS_DIR).join(name);
+    if idir.join(ISSUER_CERT).symlink_metadata().is_err() {
+        let known = issuer_names(dir);
+        return Err(Error::usage(format!(
+            "no intermediate named {name:?} in {}; {}",
+            dir.display(),
+            if known.is_empty() {
+                "make one with `minica ca intermediate NAME`".to_string()
+            } else {
+                format!("there are: {}", known.join(", "))
+            }
+        )));
+    }
+    Ok(idir)
+}
+
+/// The intermediates of the CA in `dir`, sorted.
+pub fn issuer_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir.join(ISSUERS_DIR))
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.path().join(ISSUER_CERT).exists())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }

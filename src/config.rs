@@ -38,8 +38,9 @@ pub struct CaSection {
     pub key_type: KeyType,
     #[serde(default = "default_ca_days")]
     pub days: u32,
-    /// pathLenConstraint: 0 lets the root sign leaves only.
-    #[serde(default)]
+    /// pathLenConstraint: 0 lets the root sign leaves only; 1 (the default)
+    /// also lets it sign one level of intermediates.
+    #[serde(default = "default_path_len")]
     pub path_len: u8,
     /// Name constraints: DNS suffixes and CIDR ranges the root may certify.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -53,6 +54,14 @@ fn default_ca_days() -> u32 {
     DEFAULT_CA_DAYS
 }
 
+/// Room for one level of intermediates (`minica ca intermediate`) under a
+/// new root, and no more: an intermediate made by minica gets 0.
+pub const DEFAULT_ROOT_PATH_LEN: u8 = 1;
+
+fn default_path_len() -> u8 {
+    DEFAULT_ROOT_PATH_LEN
+}
+
 impl Default for CaSection {
     fn default() -> Self {
         CaSection {
@@ -60,7 +69,7 @@ impl Default for CaSection {
             organization: None,
             key_type: KeyType::default(),
             days: DEFAULT_CA_DAYS,
-            path_len: 0,
+            path_len: DEFAULT_ROOT_PATH_LEN,
             permit: Vec::new(),
             encrypt_key: false,
         }
@@ -76,6 +85,12 @@ pub struct IssueSection {
     /// Profile used when none is named.
     #[serde(default = "default_profile")]
     pub profile: String,
+    /// The intermediate (issuers/NAME) that signs leaves; unset: the root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// A CRL distribution point URL written into new leaves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crl_url: Option<String>,
 }
 
 fn default_profile() -> String {
@@ -87,6 +102,8 @@ impl Default for IssueSection {
         IssueSection {
             key_type: KeyType::default(),
             profile: default_profile(),
+            issuer: None,
+            crl_url: None,
         }
     }
 }
@@ -108,6 +125,10 @@ pub struct PolicySection {
     /// The longest lifetime a leaf may have, in days; unset: up to the CA's expiry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_days: Option<u32>,
+    /// Sign CSRs for subordinate CAs (`issue --csr --ca`), for an online CA
+    /// (Vault, step-ca, Caddy) under this root. Off by default.
+    #[serde(default)]
+    pub sign_sub_ca: bool,
 }
 
 /// NIST SP 800-131A and the CA/Browser Forum: RSA below 2048 bits is broken
@@ -129,6 +150,7 @@ impl Default for PolicySection {
             allowed_keys: default_allowed_keys(),
             min_rsa_bits: default_min_rsa_bits(),
             max_days: None,
+            sign_sub_ca: false,
         }
     }
 }

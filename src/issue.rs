@@ -64,7 +64,7 @@ impl LeafSpec {
         }
         let policy = ca.policy();
         for name in &self.names {
-            ca.constraints.check(name)?;
+            ca.check_name(name)?;
             policy.check_name(name)?;
         }
         policy.check_key(key)?;
@@ -173,6 +173,11 @@ impl LeafSpec {
             .map(|e| e.to_rcgen())
             .collect();
         params.use_authority_key_identifier_extension = true;
+        if let Some(url) = &ca.config.issue.crl_url {
+            params.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+                uris: vec![url.clone()],
+            }];
+        }
         Ok(params)
     }
 
@@ -184,7 +189,7 @@ impl LeafSpec {
     fn common_name(&self, ca: &Ca) -> Option<String> {
         let first = self.names.first()?.to_string();
         let has_dns = self.names.iter().any(|n| matches!(n, Name::Dns(_)));
-        if (ca.constraints.has_dns() && !has_dns) || first.len() > MAX_CN_LEN {
+        if (ca.has_dns_constraints() && !has_dns) || first.len() > MAX_CN_LEN {
             return None;
         }
         Some(first)
@@ -308,6 +313,10 @@ pub struct Request {
     pub out_dir: Option<PathBuf>,
     pub keystore: Option<StoreRequest>,
     pub truststore: Option<StoreRequest>,
+    /// The intermediate that signs [default: ca.toml's issue.issuer, else the root].
+    pub issuer: Option<String>,
+    /// With a CSR: certify a subordinate CA rather than a leaf.
+    pub sub_ca: Option<crate::issuers::SubCaRequest>,
     pub force: bool,
 }
 
@@ -332,6 +341,19 @@ impl CaOpened {
             recovered: session.recovered.clone(),
         }
     }
+}
+
+/// The signer for `issuer` (or the default one), making a first root CA
+/// when the directory holds none.
+fn load_or_create_signer(
+    session: &ca::Session,
+    issuer: Option<&str>,
+    unlock: &Unlock,
+) -> Result<(Ca, bool)> {
+    if session.state() == ca::State::Empty && issuer.is_none() {
+        return session.load_or_create(unlock);
+    }
+    Ok((session.load_signer(issuer, unlock)?, false))
 }
 
 /// A CSR read and checked for form before the CA is opened.
@@ -362,6 +384,9 @@ pub fn issue(dir: &Path, unlock: &Unlock, req: Request) -> Result<(Issued, CaOpe
         KeySource::Csr(p) => Some(read_csr(p)?),
         KeySource::New(_) => None,
     };
+    if let (Some(sub), Some(c)) = (&req.sub_ca, &csr) {
+        return issue_sub_ca(dir, unlock, &req, c, sub);
+    }
     if let Some(p) = &req.profile {
         profile::load(p, dir)?;
     }
@@ -403,7 +428,7 @@ pub fn issue(dir: &Path, unlock: &Unlock, req: Request) -> Result<(Issued, CaOpe
     txn::check_outputs(&targets)?;
 
     let session = ca::Session::open(dir, true)?;
-    let (ca, created) = session.load_or_create(unlock)?;
+    let (ca, created) = load_or_create_signer(&session, req.issuer.as_deref(), unlock)?;
     let opened = CaOpened::new(&ca, created, &session);
     let profile_name = req
         .profile
@@ -420,23 +445,7 @@ pub fn issue(dir: &Path, unlock: &Unlock, req: Request) -> Result<(Issued, CaOpe
 
     let (signed, key, key_info, mut warnings) = match (&req.key, &csr) {
         (_, Some(c)) => {
-            // The key first: a weak key is refused for being weak, not
-            // because its signature cannot be checked.
-            ca.policy().check_key(&c.req.key)?;
-            if let Err(why) = &c.req.signature {
-                return Err(Error::bad_file_fix(
-                    &c.path,
-                    format!("{why}: the CSR was altered or is corrupt"),
-                    "make the CSR again",
-                ));
-            }
-            if c.req.spki_der == ca.spki {
-                return Err(Error::bad_file_fix(
-                    &c.path,
-                    "the CSR carries the CA's own public key; a leaf must have a key of its own",
-                    "make the CSR with a new key (`minica csr`)",
-                ));
-            }
+            check_csr(&ca, c)?;
             let spki = rcgen::SubjectPublicKeyInfo::from_der(&c.req.spki_der).map_err(|_| {
                 Error::bad_file(
                     &c.path,
@@ -479,7 +488,10 @@ pub fn issue(dir: &Path, unlock: &Unlock, req: Request) -> Result<(Issued, CaOpe
         let entry = stores::KeyEntry {
             alias: stores::alias_for(&spec.names[0].to_string()),
             key_pkcs8: zeroize::Zeroizing::new(keys::pkcs8_der(k)),
-            chain: vec![leaf.clone(), ca.cert_der.clone()],
+            chain: std::iter::once(leaf.clone())
+                .chain(ca.chain.iter().cloned())
+                .chain([ca.root_der.clone()])
+                .collect(),
         };
         let bytes = stores::write_keystore(
             s.format,
@@ -491,10 +503,10 @@ pub fn issue(dir: &Path, unlock: &Unlock, req: Request) -> Result<(Issued, CaOpe
     }
     if let (Some(s), Some(path)) = (&req.truststore, &files.truststore) {
         let trusted = [stores::TrustedEntry {
-            alias: crate::certs::display_name(&ca.cert_der)
+            alias: crate::certs::display_name(&ca.root_der)
                 .map(|n| stores::alias_for(&n))
                 .unwrap_or_else(|| "ca".into()),
-            cert: ca.cert_der.clone(),
+            cert: ca.root_der.clone(),
         }];
         let bytes = stores::write_truststore(
             s.format,
@@ -515,7 +527,98 @@ pub fn issue(dir: &Path, unlock: &Unlock, req: Request) -> Result<(Issued, CaOpe
         files,
         warnings,
     };
-    plan.record(record_entry(&issued));
+    plan.record(record_entry(&issued, &ca));
+    plan.run()?;
+    Ok((issued, opened))
+}
+
+/// Checks what a CSR's owner asks of this CA before anything is signed: a
+/// key the policy accepts, a signature that verifies, a key of its own.
+fn check_csr(ca: &Ca, c: &CsrInput) -> Result<()> {
+    // The key first: a weak key is refused for being weak, not because its
+    // signature cannot be checked.
+    ca.policy().check_key(&c.req.key)?;
+    if let Err(why) = &c.req.signature {
+        return Err(Error::bad_file_fix(
+            &c.path,
+            format!("{why}: the CSR was altered or is corrupt"),
+            "make the CSR again",
+        ));
+    }
+    if c.req.spki_der == ca.spki || c.req.spki_der == ca.root_spki() {
+        return Err(Error::bad_file_fix(
+            &c.path,
+            "the CSR carries the CA's own public key; a certificate must have a key of its own",
+            "make the CSR with a new key (`minica csr`)",
+        ));
+    }
+    Ok(())
+}
+
+/// `issue --csr --ca`: a subordinate CA for someone else's key, named by
+/// the CSR's subject, with cert.pem, chain.pem (it and the intermediates
+/// above it) and ca.pem written as one transaction.
+fn issue_sub_ca(
+    dir: &Path,
+    unlock: &Unlock,
+    req: &Request,
+    c: &CsrInput,
+    sub: &crate::issuers::SubCaRequest,
+) -> Result<(Issued, CaOpened)> {
+    let bytes = fsx::read(&c.path)?;
+    let subject = crate::issuers::csr_subject(&c.path, &bytes)?;
+    let cn = subject
+        .iter()
+        .find(|(t, _)| *t == DnType::CommonName)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let out_dir = req.out_dir.clone().unwrap_or_else(|| {
+        PathBuf::from(
+            cn.chars()
+                .map(|ch| {
+                    if ch.is_ascii_alphanumeric() || matches!(ch, '.' | '-' | '_') {
+                        ch
+                    } else {
+                        '_'
+                    }
+                })
+                .collect::<String>(),
+        )
+    });
+    let files = OutFiles::in_dir(&out_dir, false);
+    let replace = txn::Replace::from_force(req.force);
+    let targets: Vec<(PathBuf, txn::Replace)> =
+        files.all().map(|p| (p.to_path_buf(), replace)).collect();
+    txn::check_outputs(&targets)?;
+    let session = ca::Session::open(dir, false)?;
+    let ca = session.load_signer(req.issuer.as_deref(), unlock)?;
+    let opened = CaOpened::new(&ca, false, &session);
+    check_csr(&ca, c)?;
+    let spki = rcgen::SubjectPublicKeyInfo::from_der(&c.req.spki_der).map_err(|_| {
+        Error::bad_file(
+            &c.path,
+            format!("the CSR's key ({}) is not supported", c.req.key),
+        )
+    })?;
+    let mut warnings = Vec::new();
+    let signed =
+        crate::issuers::sign_sub_ca(&ca, &c.path, &spki, &subject, sub, req.days, &mut warnings)?;
+    let mut plan = txn::Plan::in_ca(dir);
+    add_leaf_files(&mut plan, &ca, &files, &signed, None, replace);
+    let issued = Issued {
+        names: Vec::new(),
+        profile: "sub-ca".into(),
+        key_type: None,
+        key: c.req.key.to_string(),
+        serial: signed.serial.clone(),
+        not_before: signed.not_before,
+        not_after: signed.not_after,
+        files,
+        warnings: signed.warnings.clone(),
+    };
+    let mut entry = record_entry(&issued, &ca);
+    entry.names = vec![cn];
+    plan.record(entry);
     plan.run()?;
     Ok((issued, opened))
 }
@@ -530,17 +633,22 @@ fn add_leaf_files(
     replace: txn::Replace,
 ) -> CertificateDer<'static> {
     plan.write(&files.cert, signed.pem.as_bytes(), fsx::PUBLIC, replace);
-    // chain.pem is what a server presents: the leaf, then intermediates
-    // (none yet: minica signs with its root), never the root itself.
-    plan.write(&files.chain, signed.pem.as_bytes(), fsx::PUBLIC, replace);
-    plan.write(&files.ca, ca.cert_pem.as_bytes(), fsx::PUBLIC, replace);
+    // chain.pem is what a server presents: the leaf, then the
+    // intermediates, never the root itself (RFC 8446 4.4.2: it may be left
+    // out, and clients must not rely on it).
+    let mut chain = signed.pem.clone();
+    for c in &ca.chain {
+        chain.push_str(&keys::pem_encode("CERTIFICATE", c.to_vec()));
+    }
+    plan.write(&files.chain, chain.into_bytes(), fsx::PUBLIC, replace);
+    plan.write(&files.ca, ca.root_pem.as_bytes(), fsx::PUBLIC, replace);
     if let (Some(path), Some(k)) = (&files.key, key) {
         plan.write(path, keys::pkcs8_pem(k).into_bytes(), fsx::PRIVATE, replace);
     }
     CertificateDer::from(signed.der.clone())
 }
 
-fn record_entry(issued: &Issued) -> record::Entry {
+fn record_entry(issued: &Issued, ca: &Ca) -> record::Entry {
     let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     record::Entry {
         serial: issued.serial.clone(),
@@ -552,6 +660,7 @@ fn record_entry(issued: &Issued) -> record::Entry {
         issued_at: x509::rfc3339(x509::now()),
         cert: Some(abs(&issued.files.cert)),
         files: issued.files.all().map(abs).collect(),
+        issuer: ca.name.clone(),
     }
 }
 
@@ -611,7 +720,7 @@ pub fn batch(dir: &Path, unlock: &Unlock, req: BatchRequest) -> Result<(Vec<Issu
     txn::check_outputs(&targets)?;
 
     let session = ca::Session::open(dir, true)?;
-    let (ca, created) = session.load_or_create(unlock)?;
+    let (ca, created) = load_or_create_signer(&session, None, unlock)?;
     let opened = CaOpened::new(&ca, created, &session);
     let now = x509::now();
     let mut profiles = std::collections::HashMap::new();
@@ -670,7 +779,7 @@ pub fn batch(dir: &Path, unlock: &Unlock, req: BatchRequest) -> Result<(Vec<Issu
             files,
             warnings: signed.warnings.clone(),
         };
-        plan.record(record_entry(&issued));
+        plan.record(record_entry(&issued, &ca));
         issued_all.push(issued);
     }
     plan.run()?;

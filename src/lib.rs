@@ -13,6 +13,7 @@ pub mod error;
 pub mod fsx;
 pub mod inspect;
 pub mod issue;
+pub mod issuers;
 pub mod keys;
 pub mod manifest;
 pub mod names;

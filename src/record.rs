@@ -34,6 +34,9 @@ pub struct Entry {
     /// `list` checks is still there.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<PathBuf>,
+    /// The intermediate that signed it (issuers/NAME); absent: the root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
 }
 
 pub fn path(ca_dir: &Path) -> PathBuf {
@@ -163,6 +166,7 @@ mod tests {
             issued_at: "2026-01-01T00:00:00Z".into(),
             cert: None,
             files: Vec::new(),
+            issuer: None,
         }
     }
 

@@ -12,11 +12,16 @@ pub enum Command {
     Encrypt,
     /// Store the CA key unencrypted again
     Decrypt,
+    /// Make an intermediate CA signed by the root, to sign leaves
+    Intermediate(super::intermediate::Args),
 }
 
 pub fn run(cmd: Command, global: &Global, out: &Output) -> Result<()> {
+    let encrypt = match cmd {
+        Command::Intermediate(a) => return super::intermediate::run(a, global, out),
+        c => matches!(c, Command::Encrypt),
+    };
     let dir = global.ca_dir()?;
-    let encrypt = matches!(cmd, Command::Encrypt);
     ca::set_key_encryption(&dir, encrypt, &global.unlock())?;
     let key = dir.join(ca::KEY_FILE);
     out.text(format!(

@@ -47,6 +47,18 @@ pub struct Args {
     store_format: FormatArgs,
     #[command(flatten)]
     password: PasswordArgs,
+    /// With --csr: certify a subordinate CA (policy.sign_sub_ca must allow it), not a leaf
+    #[arg(long = "ca", requires = "csr")]
+    sub_ca: bool,
+    /// With --ca: the subordinate CA's pathLenConstraint
+    #[arg(long, requires = "sub_ca", default_value_t = 0)]
+    path_len: u8,
+    /// With --ca: a name constraint (DNS suffix or CIDR range) for the subordinate CA; repeatable
+    #[arg(long, requires = "sub_ca", value_name = "NAME|CIDR")]
+    permit: Vec<String>,
+    /// The intermediate that signs (issuers/NAME) [default: ca.toml's issue.issuer, else the root]
+    #[arg(long, value_name = "NAME")]
+    issuer: Option<String>,
     /// Replace existing files in the output directory
     #[arg(long)]
     force: bool,
@@ -95,6 +107,11 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
         out_dir: args.out,
         keystore: store(args.keystore),
         truststore: store(args.truststore),
+        issuer: args.issuer,
+        sub_ca: args.sub_ca.then(|| minica::issuers::SubCaRequest {
+            path_len: args.path_len,
+            permit: args.permit,
+        }),
         force: args.force,
     };
     let (issued, opened) = issue::issue(&dir, &global.unlock(), request)?;

@@ -11,6 +11,7 @@ mod ca_key;
 mod csr;
 mod init;
 mod inspect;
+mod intermediate;
 mod issue;
 mod keystore;
 mod list;
