@@ -108,7 +108,7 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
         keystore: store(args.keystore),
         truststore: store(args.truststore),
         issuer: args.issuer,
-        sub_ca: args.sub_ca.then(|| minica::issuers::SubCaRequest {
+        sub_ca: args.sub_ca.then_some(minica::issuers::SubCaRequest {
             path_len: args.path_len,
             permit: args.permit,
         }),
