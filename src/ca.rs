@@ -34,6 +34,8 @@ use crate::{fsx, keys, record, txn, x509};
 pub const CERT_FILE: &str = "ca.pem";
 pub const KEY_FILE: &str = "ca-key.pem";
 pub const CONFIG_FILE: &str = "ca.toml";
+/// The latest CRL of a CA (the root's here, an intermediate's in issuers/NAME/).
+pub const CRL_FILE: &str = "crl.pem";
 const LOCK_FILE: &str = ".lock";
 
 /// The CA directory when neither `--ca-dir` nor `MINICA_CA_DIR` is given:
@@ -286,6 +288,13 @@ impl Session {
             (record::FILE_NAME, Vec::new(), fsx::PUBLIC),
         ];
         let mut plan = txn::Plan::in_ca(dir);
+        if let Some(a) = &aside {
+            // What belongs to the old root goes with it: its intermediates,
+            // its revocations and its CRL.
+            for name in [ISSUERS_DIR, record::REVOKED_FILE, CRL_FILE] {
+                plan.move_aside(&dir.join(name), &a.join(name));
+            }
+        }
         for (name, bytes, mode) in files {
             match &aside {
                 Some(a) => plan.replace_keeping(&dir.join(name), bytes, mode, &a.join(name)),

@@ -21,6 +21,7 @@ pub mod password;
 pub mod policy;
 pub mod profile;
 pub mod record;
+pub mod revoke;
 pub mod stores;
 pub mod txn;
 pub mod verify;

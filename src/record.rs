@@ -46,21 +46,59 @@ pub fn path(ca_dir: &Path) -> PathBuf {
 /// Appends entries in one write and flushes them to disk. O_APPEND writes
 /// of one buffer are not interleaved with other appenders'.
 pub fn append_all(ca_dir: &Path, entries: &[Entry]) -> Result<()> {
-    use std::io::Write;
-    let mut buf = String::new();
-    for e in entries {
-        buf.push_str(&serde_json::to_string(e).expect("record entries always serialize"));
-        buf.push('\n');
-    }
-    let p = path(ca_dir);
-    let mut f = fsx::open_append(&p, fsx::PUBLIC)?;
-    f.write_all(buf.as_bytes())
-        .and_then(|()| f.sync_data())
-        .map_err(|e| crate::Error::io("append to", &p, e))
+    append_lines(&path(ca_dir), entries)
 }
 
 /// The most record bytes read: about four million certificates.
 const MAX_RECORD: u64 = 1 << 30;
+
+/// The revocations of a CA: `revoked.jsonl` beside the record, one line
+/// per revoked certificate, what `minica crl` puts in a CRL.
+pub const REVOKED_FILE: &str = "revoked.jsonl";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    /// Serial number, lower-case hex.
+    pub serial: String,
+    /// The intermediate that issued it; absent: the root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// RFC 3339, UTC.
+    pub revoked_at: String,
+    /// An RFC 5280 5.3.1 reason name (keyCompromise, superseded, ...).
+    pub reason: String,
+}
+
+/// Appends revocations in one write and flushes them to disk.
+pub fn append_revocations(ca_dir: &Path, lines: &[Revocation]) -> Result<()> {
+    append_lines(&ca_dir.join(REVOKED_FILE), lines)
+}
+
+/// Every revocation of the CA in `ca_dir` (unreadable lines are skipped).
+pub fn revocations(ca_dir: &Path) -> Result<Vec<Revocation>> {
+    let p = ca_dir.join(REVOKED_FILE);
+    if p.symlink_metadata().is_err() {
+        return Ok(Vec::new());
+    }
+    let bytes = fsx::read_nofollow(&p, MAX_RECORD)?;
+    Ok(String::from_utf8_lossy(&bytes)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect())
+}
+
+fn append_lines<T: Serialize>(p: &Path, lines: &[T]) -> Result<()> {
+    use std::io::Write;
+    let mut buf = String::new();
+    for e in lines {
+        buf.push_str(&serde_json::to_string(e).expect("record lines always serialize"));
+        buf.push('\n');
+    }
+    let mut f = fsx::open_append(p, fsx::PUBLIC)?;
+    f.write_all(buf.as_bytes())
+        .and_then(|()| f.sync_data())
+        .map_err(|e| crate::Error::io("append to", p, e))
+}
 
 /// What became of a recorded certificate's files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -78,6 +78,9 @@ pub struct Plan {
     journal_dir: Option<PathBuf>,
     outputs: Vec<Output>,
     record: Vec<record::Entry>,
+    revoked: Vec<record::Revocation>,
+    /// Files or directories renamed aside (src, dst), before any output.
+    moves: Vec<(PathBuf, PathBuf)>,
     durability: fsx::Durability,
 }
 
@@ -99,6 +102,9 @@ struct Op {
     /// Keep `old` after the commit (it is the user's copy, not ours).
     #[serde(default)]
     keep_old: bool,
+    /// Not a write: `tmp` is an existing file or directory renamed to `dest`.
+    #[serde(default)]
+    moves: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -109,6 +115,9 @@ struct Journal {
     /// Record lines, appended once the files are in place.
     #[serde(default)]
     record: Vec<record::Entry>,
+    /// Revocation lines, likewise.
+    #[serde(default)]
+    revoked: Vec<record::Revocation>,
     /// The CA directory whose record gets the lines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     record_dir: Option<PathBuf>,
@@ -124,6 +133,8 @@ impl Plan {
             journal_dir: Some(ca_dir.join(JOURNAL_DIR)),
             outputs: Vec::new(),
             record: Vec::new(),
+            revoked: Vec::new(),
+            moves: Vec::new(),
             durability: fsx::Durability::Now,
         }
     }
@@ -134,6 +145,8 @@ impl Plan {
             journal_dir: None,
             outputs: Vec::new(),
             record: Vec::new(),
+            revoked: Vec::new(),
+            moves: Vec::new(),
             durability: fsx::Durability::Now,
         }
     }
@@ -175,6 +188,17 @@ impl Plan {
         self.record.push(entry);
     }
 
+    /// Appends a line to the CA's revocations.
+    pub fn revoke(&mut self, r: record::Revocation) {
+        self.revoked.push(r);
+    }
+
+    /// Renames `src` (a file or a directory) to `dst` when the plan
+    /// commits, before any output is put in place; undone on failure.
+    pub fn move_aside(&mut self, src: &Path, dst: &Path) {
+        self.moves.push((src.to_path_buf(), dst.to_path_buf()));
+    }
+
     pub fn outputs(&self) -> impl Iterator<Item = &Path> {
         self.outputs.iter().map(|o| o.dest.as_path())
     }
@@ -192,7 +216,7 @@ impl Plan {
             .journal_dir
             .as_ref()
             .map(|j| fsx::parent_dir(j).to_path_buf());
-        if !self.record.is_empty() && record_dir.is_none() {
+        if !(self.record.is_empty() && self.revoked.is_empty()) && record_dir.is_none() {
             return Err(Error::Crypto(
                 "internal error: record lines need a CA directory".into(),
             ));
@@ -201,8 +225,9 @@ impl Plan {
         let mut journal = Journal {
             id: id.clone(),
             state: State::Prepared,
-            ops: Vec::with_capacity(self.outputs.len()),
+            ops: Vec::with_capacity(self.outputs.len() + self.moves.len()),
             record: self.record,
+            revoked: self.revoked,
             record_dir,
             created_dirs: Vec::new(),
         };
@@ -213,6 +238,16 @@ impl Plan {
                 .extend(missing_dirs(fsx::parent_dir(dest)));
         }
         journal.created_dirs.dedup();
+        for (src, dst) in &self.moves {
+            journal.ops.push(Op {
+                tmp: src.clone(),
+                dest: dst.clone(),
+                replace: Replace::Never,
+                old: None,
+                keep_old: false,
+                moves: true,
+            });
+        }
         for (n, (o, dest)) in self.outputs.iter().zip(&resolved).enumerate() {
             let dir = fsx::parent_dir(dest);
             let tmp = dir.join(format!(".minica-{id}-{n}.tmp"));
@@ -230,6 +265,7 @@ impl Plan {
                 replace: o.replace,
                 old,
                 keep_old,
+                moves: false,
             });
         }
 
@@ -399,6 +435,11 @@ fn remove_journal(path: Option<&Path>) {
 
 /// Writes every temporary file and links aside every file to be replaced.
 fn stage(journal: &Journal, outputs: &[Output], durability: fsx::Durability) -> Result<()> {
+    for op in journal.ops.iter().filter(|o| o.moves) {
+        if op.tmp.symlink_metadata().is_ok() {
+            fsx::create_private_dir(fsx::parent_dir(&op.dest))?;
+        }
+    }
     for d in &journal.created_dirs {
         match fs::create_dir(d) {
             Ok(()) => {}
@@ -428,13 +469,25 @@ fn stage(journal: &Journal, outputs: &[Output], durability: fsx::Durability) -> 
         }
         Ok(())
     };
-    let pairs: Vec<(&Op, &Output)> = journal.ops.iter().zip(outputs).collect();
+    let pairs: Vec<(&Op, &Output)> = journal
+        .ops
+        .iter()
+        .filter(|o| !o.moves)
+        .zip(outputs)
+        .collect();
     // Each fsync waits for the journal of the file system; run together,
     // ext4 commits them at once, so four files cost about one wait.
     fsx::for_each_parallel(&pairs, durability == fsx::Durability::Now, |p| {
         write_one(*p)
     })?;
-    sync_dirs(journal.ops.iter().map(|o| o.tmp.as_path()), durability)
+    sync_dirs(
+        journal
+            .ops
+            .iter()
+            .filter(|o| !o.moves)
+            .map(|o| o.tmp.as_path()),
+        durability,
+    )
 }
 
 fn sync_dirs<'a>(files: impl Iterator<Item = &'a Path>, durability: fsx::Durability) -> Result<()> {
@@ -455,6 +508,9 @@ fn sync_dirs<'a>(files: impl Iterator<Item = &'a Path>, durability: fsx::Durabil
 /// Renames every staged file into place, then appends the record lines.
 fn apply(journal: &Journal, durability: fsx::Durability) -> Result<()> {
     for op in &journal.ops {
+        if op.moves && op.tmp.symlink_metadata().is_err() {
+            continue; // nothing to move aside
+        }
         let r = match op.replace {
             Replace::Allowed => fs::rename(&op.tmp, &op.dest),
             Replace::Never => fsx::rename_noreplace(&op.tmp, &op.dest),
@@ -473,6 +529,11 @@ fn apply(journal: &Journal, durability: fsx::Durability) -> Result<()> {
     {
         record::append_all(dir, &journal.record)?;
     }
+    if let Some(dir) = &journal.record_dir
+        && !journal.revoked.is_empty()
+    {
+        record::append_revocations(dir, &journal.revoked)?;
+    }
     Ok(())
 }
 
@@ -481,6 +542,12 @@ fn undo(journal: &Journal) {
     for op in journal.ops.iter().rev() {
         if op.tmp.symlink_metadata().is_ok() {
             continue; // never renamed
+        }
+        if op.moves {
+            if op.dest.symlink_metadata().is_ok() {
+                let _ = fs::rename(&op.dest, &op.tmp);
+            }
+            continue;
         }
         let _ = match &op.old {
             Some(old) => fs::rename(old, &op.dest),
@@ -491,7 +558,7 @@ fn undo(journal: &Journal) {
 
 /// Removes everything a transaction that did not commit left behind.
 fn rollback(journal: &Journal) {
-    for op in &journal.ops {
+    for op in journal.ops.iter().filter(|o| !o.moves) {
         let _ = fs::remove_file(&op.tmp);
         if let Some(old) = &op.old {
             let _ = fs::remove_file(old);
@@ -505,6 +572,9 @@ fn rollback(journal: &Journal) {
             && let Some(old) = &op.old
         {
             let _ = fs::remove_dir(fsx::parent_dir(old));
+        }
+        if op.moves {
+            let _ = fs::remove_dir(fsx::parent_dir(&op.dest));
         }
     }
 }
@@ -572,6 +642,12 @@ pub fn recover(ca_dir: &Path) -> Result<Vec<Recovered>> {
 
 fn roll_forward(journal: &Journal) -> Result<()> {
     for op in &journal.ops {
+        if op.moves {
+            if op.tmp.symlink_metadata().is_ok() && op.dest.symlink_metadata().is_err() {
+                fs::rename(&op.tmp, &op.dest).map_err(|e| Error::io("move aside", &op.tmp, e))?;
+            }
+            continue;
+        }
         if op.tmp.symlink_metadata().is_ok() {
             let r = match op.replace {
                 Replace::Allowed => fs::rename(&op.tmp, &op.dest),
@@ -609,6 +685,20 @@ fn roll_forward(journal: &Journal) -> Result<()> {
             .collect();
         if !missing.is_empty() {
             record::append_all(dir, &missing)?;
+        }
+    }
+    if let Some(dir) = &journal.record_dir
+        && !journal.revoked.is_empty()
+    {
+        let present = record::revocations(dir)?;
+        let missing: Vec<record::Revocation> = journal
+            .revoked
+            .iter()
+            .filter(|r| !present.iter().any(|p| p.serial == r.serial))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            record::append_revocations(dir, &missing)?;
         }
     }
     finish(journal);
@@ -726,6 +816,7 @@ mod tests {
             replace: Replace::Never,
             old: None,
             keep_old: false,
+            moves: false,
         };
         for (state, name) in [(State::Committed, "c"), (State::Prepared, "p")] {
             let (a, b) = (
@@ -739,6 +830,7 @@ mod tests {
                 state,
                 ops: vec![a, b],
                 record: Vec::new(),
+                revoked: Vec::new(),
                 record_dir: None,
                 created_dirs: Vec::new(),
             };

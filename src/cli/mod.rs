@@ -15,6 +15,7 @@ mod intermediate;
 mod issue;
 mod keystore;
 mod list;
+mod revoke;
 mod stores;
 mod truststore;
 mod verify;
@@ -80,6 +81,8 @@ pub enum Command {
     Truststore(truststore::Args),
     Verify(verify::Args),
     Inspect(inspect::Args),
+    Revoke(revoke::RevokeArgs),
+    Crl(revoke::CrlArgs),
 }
 
 impl Cli {
@@ -103,6 +106,8 @@ impl Cli {
             Command::Truststore(a) => truststore::run(a, &self.global, &out),
             Command::Verify(a) => return verify::run(a, &self.global, &out),
             Command::Inspect(a) => inspect::run(a, &self.global, &out),
+            Command::Revoke(a) => revoke::revoke(a, &self.global, &out),
+            Command::Crl(a) => revoke::crl(a, &self.global, &out),
         }?;
         Ok(exit::OK)
     }
