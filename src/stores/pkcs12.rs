@@ -34,6 +34,28 @@ const OID_PKCS12_PBE_PREFIX: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01,
 /// 1.2.840.113549.1.5.x PBES1 (PBE-MD5/SHA1-DES...), {salt, iterations} too.
 const OID_PBES1_PREFIX: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05];
 const OID_SCRYPT: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0xda, 0x47, 0x04, 0x0b];
+/// 1.2.840.113549.1.7.1 (PKCS#7 data), and 1.2.840.113549.1.5.13 (PBES2).
+const OID_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01];
+const OID_PBES2: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0d];
+
+/// Why a walk stopped.
+const OVER_BUDGET: &str = "over budget";
+
+/// A DER element from its tag and content.
+fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = body.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = (len as u32).to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | (4 - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+    out.extend_from_slice(body);
+    out
+}
 
 /// One DER element: tag byte(s), and the content.
 struct Tlv<'a> {
@@ -115,12 +137,24 @@ impl Cost {
         self.largest = self.largest.max(work);
     }
 
+    fn within_budget(&self) -> bool {
+        self.largest <= u64::from(MAX_ITERATIONS)
+            && self.work <= MAX_KDF_WORK
+            && self.scrypt_memory <= MAX_SCRYPT_MEMORY
+    }
+
     /// Walks the DER, descending into OCTET STRINGs that hold DER (the
     /// authenticated safe, plain safes, extension values), and adds every
     /// KDF it finds: an AlgorithmIdentifier whose parameters count
-    /// iterations. What lies inside encrypted safes is not visible here;
-    /// the decoder bounds each of those KDFs by MAX_ITERATIONS.
-    fn walk(&mut self, elems: &[Tlv<'_>], depth: usize) -> std::result::Result<(), &'static str> {
+    /// iterations. With the password, a PBES2-encrypted safe is decrypted
+    /// (once its own KDF is counted and within budget) and its content
+    /// walked too, so key bags hidden inside it count as well.
+    fn walk(
+        &mut self,
+        elems: &[Tlv<'_>],
+        depth: usize,
+        password: Option<&str>,
+    ) -> std::result::Result<(), &'static str> {
         if depth > MAX_DER_DEPTH {
             return Err("its DER nests too deep");
         }
@@ -138,7 +172,29 @@ impl Cost {
             let holds_der = e.constructed || (e.tag == 0x04 && e.content.first() == Some(&0x30));
             let inner = if holds_der { tlvs(e.content) } else { None };
             if let Some(inner) = inner {
-                self.walk(&inner, depth + 1)?;
+                self.walk(&inner, depth + 1, password)?;
+            }
+        }
+        if !self.within_budget() {
+            return Err(OVER_BUDGET);
+        }
+        // EncryptedContentInfo ::= SEQUENCE { data, AlgorithmIdentifier, [0] content }
+        if let (Some(pw), [oid, alg, enc, ..]) = (password, elems)
+            && oid.tag == 0x06
+            && oid.content == OID_DATA
+            && alg.tag == 0x30
+            && enc.tag == 0x80
+            && alg.content.starts_with(&tlv(0x06, OID_PBES2))
+        {
+            use pkcs8::der::Decode;
+            let plain = pkcs8::pkcs5::EncryptionScheme::from_der(&tlv(0x30, alg.content))
+                .ok()
+                .and_then(|scheme| scheme.decrypt(pw.as_bytes(), enc.content).ok())
+                .map(Zeroizing::new);
+            if let Some(plain) = plain
+                && let Some(inner) = tlvs(&plain)
+            {
+                self.walk(&inner, depth + 1, password)?;
             }
         }
         Ok(())
@@ -177,6 +233,12 @@ impl Cost {
 /// A file that is not DER at all gets Ok with no cost (the decoder then
 /// says it is corrupt).
 pub fn cost(path: &Path, bytes: &[u8]) -> Result<Cost> {
+    cost_opening(path, bytes, None)
+}
+
+/// `cost`, and with the password, the cost of what PBES2-encrypted safes
+/// hold too (decrypting each once more; see `Cost::walk`).
+pub fn cost_opening(path: &Path, bytes: &[u8], password: Option<&str>) -> Result<Cost> {
     let mut cost = Cost::default();
     let Some(top) = tlvs(bytes) else {
         return Ok(cost);
@@ -200,10 +262,13 @@ pub fn cost(path: &Path, bytes: &[u8]) -> Result<Cost> {
             // MacData ::= SEQUENCE { DigestInfo, macSalt, iterations INTEGER DEFAULT 1 }
             cost.add(mac.get(2).and_then(uint).unwrap_or(1));
         }
-        if let Err(why) = cost.walk(&fields[..fields.len().min(2)], 1) {
-            return Err(refuse(format!(
-                "is too large to read as a PKCS#12 file: {why}"
-            )));
+        match cost.walk(&fields[..fields.len().min(2)], 1, password) {
+            Err(why) if why != OVER_BUDGET => {
+                return Err(refuse(format!(
+                    "is too large to read as a PKCS#12 file: {why}"
+                )));
+            }
+            _ => {}
         }
     }
     if cost.largest > u64::from(MAX_ITERATIONS) {
@@ -298,7 +363,7 @@ pub fn write_truststore(
 /// nothing shows that it was not altered, so its certificates must not be
 /// trusted (`openssl pkcs12 -export -nomac` writes such files).
 pub fn read(path: &Path, bytes: &[u8], password: &str) -> Result<Contents> {
-    let cost = cost(path, bytes)?;
+    let cost = cost_opening(path, bytes, Some(password))?;
     if !cost.has_mac && Pfx::looks_like(bytes) {
         return Err(Error::bad_file_fix(
             path,
@@ -433,6 +498,88 @@ mod tests {
         };
         let e = write_truststore(&[], "changeit", over).unwrap_err();
         assert!(e.to_string().contains("--iterations"), "{e}");
+    }
+
+    /// Key bags hidden inside an encrypted safe count too: a store whose
+    /// key safe (six shrouded keys of a million iterations each) is itself
+    /// encrypted with one iteration looks cheap from outside; with the
+    /// password, the reader sees inside and refuses before any key bag is
+    /// derived.
+    #[test]
+    fn bags_inside_encrypted_safes_count() {
+        use pkcs8::der::Encode;
+        let key = crate::keys::KeyType::EcdsaP256.generate().unwrap();
+        let pkcs8 = crate::keys::pkcs8_der(&key);
+        let mut ks = KeyStore::new();
+        for i in 0..6u8 {
+            let pk = PrivateKey::from_der(&pkcs8).unwrap();
+            ks.add_entry(
+                &format!("k{i}"),
+                KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(
+                    [i].as_slice(),
+                    pk,
+                    Vec::new(),
+                )),
+            );
+        }
+        let bytes = ks
+            .writer("changeit")
+            .encryption_iterations(MAX_ITERATIONS)
+            .mac_iterations(1)
+            .write()
+            .unwrap();
+        assert!(
+            cost(Path::new("k.p12"), &bytes).is_err(),
+            "visible key bags"
+        );
+        // PFX { v, ContentInfo { data, [0] { OCTET STRING { SEQ OF ContentInfo } } }, mac }
+        let top = tlvs(&bytes).unwrap();
+        let fields = tlvs(top[0].content).unwrap();
+        let auth = tlvs(fields[1].content).unwrap();
+        let octets = tlvs(auth[1].content).unwrap();
+        let safes = tlvs(octets[0].content).unwrap();
+        let safes = tlvs(safes[0].content).unwrap();
+        let mut rebuilt = Vec::new();
+        for safe in &safes {
+            let ci = tlvs(safe.content).unwrap();
+            if ci[0].content != OID_DATA {
+                rebuilt.extend(tlv(0x30, safe.content));
+                continue;
+            }
+            // The plain key safe, encrypted with one PBKDF2 iteration.
+            let inner = tlvs(tlvs(ci[1].content).unwrap()[0].content).unwrap();
+            let safe_contents = tlv(0x30, inner[0].content);
+            let params = pkcs8::pkcs5::pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(
+                1, &[7; 16], [9; 16],
+            )
+            .unwrap();
+            let scheme = pkcs8::pkcs5::EncryptionScheme::from(params);
+            let enc = scheme.encrypt("changeit", &safe_contents).unwrap();
+            let eci = [
+                tlv(0x06, OID_DATA),
+                scheme.to_der().unwrap(),
+                tlv(0x80, &enc),
+            ]
+            .concat();
+            let ed = [tlv(0x02, &[0]), tlv(0x30, &eci)].concat();
+            let oid_encrypted_data = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x06];
+            let content = [tlv(0x06, &oid_encrypted_data), tlv(0xa0, &tlv(0x30, &ed))].concat();
+            rebuilt.extend(tlv(0x30, &content));
+        }
+        let auth_safe = [
+            tlv(0x06, OID_DATA),
+            tlv(0xa0, &tlv(0x04, &tlv(0x30, &rebuilt))),
+        ]
+        .concat();
+        // No MAC: the budget is checked first, whatever the MAC says.
+        let pfx = tlv(0x30, &[tlv(0x02, &[3]), tlv(0x30, &auth_safe)].concat());
+        let outside = cost(Path::new("k.p12"), &pfx).unwrap();
+        // From outside: the (empty) certificate safe and the one-iteration key safe.
+        assert_eq!(outside.work, u64::from(MAX_ITERATIONS) + 1, "{outside:?}");
+        let start = std::time::Instant::now();
+        let e = read(Path::new("k.p12"), &pfx, "changeit").unwrap_err();
+        assert!(e.to_string().contains("key-derivation iterations"), "{e}");
+        assert!(start.elapsed().as_secs() < 10);
     }
 
     #[test]
