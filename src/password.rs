@@ -149,7 +149,7 @@ fn from_env(var: &str, purpose: &Purpose<'_>) -> Result<Option<Secret>> {
 
 /// The first line of `input`, reading at most MAX_SECRET_BYTES + 1 bytes,
 /// so an endless input (/dev/zero, `yes`) ends in an error, not a hang.
-fn first_line_of(input: impl Read, path: &Path, purpose: &Purpose<'_>) -> Result<Secret> {
+pub fn first_line_of(input: impl Read, path: &Path, purpose: &Purpose<'_>) -> Result<Secret> {
     let mut bytes = Zeroizing::new(Vec::with_capacity(256));
     std::io::BufReader::new(input.take(MAX_SECRET_BYTES as u64 + 1))
         .read_until(b'\n', &mut bytes)
@@ -226,6 +226,34 @@ mod tests {
             confirm: false,
         };
         assert_eq!(src.get(&p).unwrap().as_str(), "sécret-pass");
+    }
+
+    #[test]
+    fn endless_input_is_cut_and_refused() {
+        let p = Purpose {
+            what: "store password",
+            default_env: "MINICA_TEST_UNSET_VAR",
+            confirm: false,
+        };
+        let zeros = std::io::repeat(0);
+        let e = first_line_of(zeros, Path::new("standard input"), &p).unwrap_err();
+        assert!(e.to_string().contains("longer than 4096 bytes"), "{e}");
+        let line = format!("{}\nrest", "x".repeat(MAX_SECRET_BYTES));
+        let ok = first_line_of(line.as_bytes(), Path::new("f"), &p).unwrap();
+        assert_eq!(ok.len(), MAX_SECRET_BYTES);
+        let e = first_line_of(&b"\xff\xfe\n"[..], Path::new("f"), &p).unwrap_err();
+        assert!(e.to_string().contains("not UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn ca_passphrase_hints_name_real_flags() {
+        let ca = Purpose {
+            what: "CA passphrase",
+            default_env: crate::cakey::CA_PASSWORD_ENV,
+            confirm: false,
+        };
+        let hint = ca.how_to_give();
+        assert!(hint.contains("--ca-password-file") && !hint.contains("--password-stdin"));
     }
 
     #[test]
