@@ -65,6 +65,9 @@ impl Source {
         let secret = if let Some(v) = &self.value {
             v.clone()
         } else if let Some(path) = &self.file {
+            if path.is_dir() {
+                return Err(Error::bad_file(path, "is a directory, not a file"));
+            }
             let file = std::fs::File::open(path).map_err(|e| match e.kind() {
                 std::io::ErrorKind::NotFound => Error::bad_file(path, "no such file"),
                 _ => Error::io("read", path, e),
