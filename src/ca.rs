@@ -521,7 +521,10 @@ fn root_params(cfg: &CaConfig, serial: &[u8], now: OffsetDateTime) -> Result<Cer
         .iter()
         .map(|p| Permit::parse(p))
         .collect::<Result<Vec<_>>>()?;
-    params.name_constraints = Constraints::from_permits(permits).to_rcgen();
+    // Written whole by minica: rcgen 0.14 cannot write URI constraints.
+    params
+        .custom_extensions
+        .extend(Constraints::from_permits(permits).to_custom_extension());
     Ok(params)
 }
 
@@ -667,6 +670,14 @@ fn signer(
     root: Option<CertInfo>,
 ) -> Result<Ca> {
     let (config, config_path) = read_config(dir)?;
+    // A URI constraint in a certificate holds the host only; the scheme
+    // the CA was limited to is in ca.toml.
+    let mut cert = cert;
+    cert.constraints = cert.constraints.with_schemes(&config.ca.permit);
+    let root = root.map(|mut r| {
+        r.constraints = r.constraints.with_schemes(&config.ca.permit);
+        r
+    });
     let issuer = Issuer::from_ca_cert_der(&cert.der, key).map_err(|_| {
         Error::bad_file(
             &dir.join(CERT_FILE),

@@ -46,12 +46,69 @@ pub fn encrypt(pkcs8_der: &[u8], passphrase: &str) -> Result<Zeroizing<String>> 
     )))
 }
 
+/// The most memory scrypt may use to unlock a CA key: 128·r·N bytes.
+/// minica writes N = 2^14, r = 8 (16 MiB); OpenSSL's `pkcs8 -scrypt`
+/// writes the same. A file asking for more than this is refused before any
+/// derivation, instead of aborting on a failed 2^50-byte allocation.
+pub const MAX_SCRYPT_MEMORY: u64 = 256 << 20;
+/// The most scrypt work (N·r·p) accepted: 16 times minica's own setting.
+pub const MAX_SCRYPT_WORK: u64 = 16 << 17;
+/// The most PBKDF2 iterations accepted (minica's scrypt aside, OpenSSL
+/// writes 2048 and Java 10,000; a million is still well under a second).
+pub const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+
+/// Checks an encrypted key's KDF parameters against the bounds above, so
+/// a hostile or corrupt key file costs a clear error, not gigabytes or hours.
+pub fn check_kdf(path: &Path, scheme: &pkcs8::pkcs5::EncryptionScheme) -> Result<()> {
+    use pkcs8::pkcs5::{EncryptionScheme, pbes2::Kdf};
+    let refuse = |what: String| {
+        Error::bad_file_fix(
+            path,
+            format!(
+                "the encrypted CA key asks for {what}, beyond what minica will spend to unlock it"
+            ),
+            "re-encrypt the key with ordinary settings (`minica ca decrypt` then `minica ca encrypt` on a trusted copy)",
+        )
+    };
+    let EncryptionScheme::Pbes2(params) = scheme else {
+        // PBES1 has a 16-bit iteration count: bounded by its encoding.
+        return Ok(());
+    };
+    match &params.kdf {
+        Kdf::Pbkdf2(p) if p.iteration_count > MAX_PBKDF2_ITERATIONS => Err(refuse(format!(
+            "{} PBKDF2 iterations (at most {MAX_PBKDF2_ITERATIONS})",
+            p.iteration_count
+        ))),
+        Kdf::Scrypt(s) => {
+            let (n, r, p) = (
+                s.cost_parameter,
+                u64::from(s.block_size),
+                u64::from(s.parallelization),
+            );
+            let memory = n.checked_mul(128).and_then(|m| m.checked_mul(r));
+            let work = n.checked_mul(r).and_then(|w| w.checked_mul(p));
+            if memory.is_none_or(|m| m > MAX_SCRYPT_MEMORY)
+                || work.is_none_or(|w| w > MAX_SCRYPT_WORK)
+            {
+                return Err(refuse(format!(
+                    "scrypt with N={n}, r={r}, p={p} (at most {} MiB of memory and N·r·p ≤ {MAX_SCRYPT_WORK})",
+                    MAX_SCRYPT_MEMORY >> 20
+                )));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Decrypts an "ENCRYPTED PRIVATE KEY" PEM read from `path` into PKCS#8 DER.
+/// The KDF parameters are bounded before anything is derived.
 pub fn decrypt(path: &Path, pem_bytes: &[u8], passphrase: &str) -> Result<Zeroizing<Vec<u8>>> {
     let block = pem::parse(pem_bytes)
         .map_err(|_| Error::bad_file(path, "is not valid PEM (truncated or corrupt)"))?;
     let info = pkcs8::EncryptedPrivateKeyInfoRef::from_der(block.contents())
         .map_err(|_| Error::bad_file(path, "the encrypted CA key is corrupt"))?;
+    check_kdf(path, &info.encryption_algorithm)?;
     let doc = info.decrypt(passphrase.as_bytes()).map_err(|_| {
         Error::bad_file_fix(
             path,
@@ -79,5 +136,48 @@ mod tests {
             e.to_string().contains("wrong passphrase") && e.to_string().contains("/ca/ca-key.pem"),
             "{e}"
         );
+    }
+
+    /// A key whose scrypt N is 2^50 is refused before any derivation (the
+    /// old code tried to allocate 128 PiB and aborted).
+    #[test]
+    fn huge_scrypt_parameters_are_refused_before_deriving() {
+        use pkcs8::der::Encode;
+        use pkcs8::pkcs5::{EncryptionScheme, pbes2::Kdf};
+        let key = crate::keys::KeyType::EcdsaP256.generate().unwrap();
+        let pem = encrypt(&crate::keys::pkcs8_der(&key), "pw").unwrap();
+        let block = pem::parse(pem.as_bytes()).unwrap();
+        let info = pkcs8::EncryptedPrivateKeyInfoRef::from_der(block.contents()).unwrap();
+        for (n, r, p) in [
+            (1u64 << 50, 8u16, 1u16),
+            (1 << 14, 8, 60_000),
+            (1 << 21, 8, 1),
+        ] {
+            let mut scheme = info.encryption_algorithm.clone();
+            let EncryptionScheme::Pbes2(params) = &mut scheme else {
+                panic!("minica writes PBES2")
+            };
+            let Kdf::Scrypt(s) = &mut params.kdf else {
+                panic!("minica writes scrypt")
+            };
+            s.cost_parameter = n;
+            s.block_size = r;
+            s.parallelization = p;
+            let forged = pkcs8::EncryptedPrivateKeyInfoRef {
+                encryption_algorithm: scheme,
+                encrypted_data: info.encrypted_data,
+            };
+            let der = forged.to_der().unwrap();
+            let pem = crate::keys::pem_encode("ENCRYPTED PRIVATE KEY", der);
+            let start = std::time::Instant::now();
+            let e = decrypt(Path::new("/ca/ca-key.pem"), pem.as_bytes(), "pw").unwrap_err();
+            assert!(start.elapsed().as_secs() < 2);
+            let msg = e.to_string();
+            assert!(
+                msg.contains("scrypt") && msg.contains("/ca/ca-key.pem"),
+                "{msg}"
+            );
+            assert_eq!(e.exit_code(), crate::error::exit::BAD_INPUT);
+        }
     }
 }

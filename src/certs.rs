@@ -60,6 +60,13 @@ pub fn pem_kind(bytes: &[u8]) -> Option<String> {
     Some(text[start..start + end].to_string())
 }
 
+/// Whether a certificate is a CA (basicConstraints CA:TRUE). A leaf put in
+/// a truststore becomes a trust anchor: Java, OpenSSL and rustls then
+/// accept it (and, for rustls, anything it signs) without a CA check.
+pub fn is_ca(der: &[u8]) -> bool {
+    X509Certificate::from_der(der).is_ok_and(|(_, c)| c.is_ca())
+}
+
 /// The CommonName of a certificate, else its first DNS name, for aliases.
 pub fn display_name(der: &[u8]) -> Option<String> {
     let (_, cert) = X509Certificate::from_der(der).ok()?;

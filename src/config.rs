@@ -129,6 +129,13 @@ pub struct PolicySection {
     /// (Vault, step-ca, Caddy) under this root. Off by default.
     #[serde(default)]
     pub sign_sub_ca: bool,
+    /// RSA public exponents accepted (in CSRs); default 65537 only.
+    #[serde(default = "default_rsa_exponents")]
+    pub rsa_exponents: Vec<u64>,
+}
+
+fn default_rsa_exponents() -> Vec<u64> {
+    vec![crate::policy::RSA_F4]
 }
 
 /// NIST SP 800-131A and the CA/Browser Forum: RSA below 2048 bits is broken
@@ -151,6 +158,7 @@ impl Default for PolicySection {
             min_rsa_bits: default_min_rsa_bits(),
             max_days: None,
             sign_sub_ca: false,
+            rsa_exponents: default_rsa_exponents(),
         }
     }
 }
@@ -166,6 +174,33 @@ impl CaConfig {
         })?;
         if cfg.ca.days == 0 {
             return Err(Error::bad_file(path, "ca.days must be at least 1"));
+        }
+        if cfg.policy.max_days == Some(0) {
+            return Err(Error::bad_file_fix(
+                path,
+                "policy.max_days = 0 would allow no certificate at all",
+                "set it to at least 1, or remove it for no limit",
+            ));
+        }
+        if cfg.policy.rsa_exponents.is_empty() {
+            return Err(Error::bad_file_fix(
+                path,
+                "policy.rsa_exponents is empty, so no RSA key could be certified",
+                "use [65537], or leave \"rsa\" out of policy.allowed_keys",
+            ));
+        }
+        if let Some(e) = cfg
+            .policy
+            .rsa_exponents
+            .iter()
+            .find(|e| **e < 3 || **e % 2 == 0)
+        {
+            return Err(Error::bad_file(
+                path,
+                format!(
+                    "policy.rsa_exponents: {e} is not a valid RSA public exponent (odd, at least 3)"
+                ),
+            ));
         }
         for k in &cfg.policy.allowed_keys {
             if !crate::policy::KEY_ALGORITHMS.contains(&k.as_str()) {
@@ -221,6 +256,21 @@ mod tests {
             msg.contains("/d/ca.toml") && msg.contains("colour"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn zero_max_days_and_bad_exponents_are_errors() {
+        for bad in [
+            "[policy]\nmax_days = 0\n",
+            "[policy]\nrsa_exponents = []\n",
+            "[policy]\nrsa_exponents = [4]\n",
+            "[policy]\nrsa_exponents = [1]\n",
+        ] {
+            let e = CaConfig::from_toml(bad, Path::new("/d/ca.toml")).unwrap_err();
+            assert!(e.to_string().contains("/d/ca.toml"), "{e}");
+        }
+        let ok = CaConfig::from_toml("[policy]\nrsa_exponents = [3, 65537]\n", Path::new("x"));
+        assert_eq!(ok.unwrap().policy.rsa_exponents, [3, 65537]);
     }
 
     #[test]

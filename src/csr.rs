@@ -58,10 +58,20 @@ fn der_of(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
             "make the CSR again",
         )
     })?;
-    if let Some(b) = blocks
+    let mut csrs = blocks
         .iter()
-        .find(|b| b.tag() == "CERTIFICATE REQUEST" || b.tag() == "NEW CERTIFICATE REQUEST")
-    {
+        .filter(|b| b.tag() == "CERTIFICATE REQUEST" || b.tag() == "NEW CERTIFICATE REQUEST");
+    if let Some(b) = csrs.next() {
+        // Signing the first of several would certify one request silently
+        // and drop the others: which one was meant is not for minica to guess.
+        let more = csrs.count();
+        if more > 0 {
+            return Err(Error::bad_file_fix(
+                path,
+                format!("holds {} certificate signing requests, not one", more + 1),
+                "give one CSR per file (`minica issue --csr` once for each)",
+            ));
+        }
         return Ok(b.contents().to_vec());
     }
     let found = blocks
@@ -116,9 +126,23 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Request> {
             _ => None,
         })
         .unwrap_or_default();
+    let mut seen = std::collections::HashSet::new();
+    let mut san_entries = 0usize;
     for ext in requested {
         match ext.parsed_extension() {
             ParsedExtension::SubjectAlternativeName(san) => {
+                san_entries += san.general_names.len();
+                let total = san_entries;
+                if total > crate::names::MAX_NAMES {
+                    return Err(Error::bad_file_fix(
+                        path,
+                        format!(
+                            "the CSR asks for {total} names, more than the {} one certificate may carry",
+                            crate::names::MAX_NAMES
+                        ),
+                        "split the names over several CSRs",
+                    ));
+                }
                 for gn in &san.general_names {
                     let name = match gn {
                         GeneralName::DNSName(s)
@@ -128,8 +152,11 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Request> {
                         _ => None,
                     };
                     match name {
-                        Some(n) if !req.names.contains(&n) => req.names.push(n),
-                        Some(_) => {}
+                        Some(n) => {
+                            if seen.insert(n.clone()) {
+                                req.names.push(n);
+                            }
+                        }
                         None => req.ignored.push(format!("subjectAltName entry {gn:?}")),
                     }
                 }

@@ -399,6 +399,9 @@ pub fn issue(dir: &Path, unlock: &Unlock, req: Request) -> Result<(Issued, CaOpe
             names.push(n.clone());
         }
     }
+    if names.len() > crate::names::MAX_NAMES {
+        return Err(crate::names::too_many(names.len()));
+    }
     if names.is_empty() {
         return Err(match &csr {
             Some(c) => Error::bad_file_fix(

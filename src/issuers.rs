@@ -85,7 +85,6 @@ fn within(wanted: &Constraints, parent: &Constraints) -> Result<()> {
                 Permit::Ip(_, rlen) => rlen <= len && r.covers(&Name::Ip(*ip)).unwrap_or(false),
                 _ => false,
             }),
-            #[allow(unreachable_patterns)]
             _ => parent.permitted.contains(p),
         };
         if !ok {
@@ -197,7 +196,9 @@ fn ca_params(
     // RFC 5280 4.2.1.3: keyCertSign to sign certificates, cRLSign for its
     // CRLs; no EKU, which in OpenSSL and Go would limit every leaf below.
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    params.name_constraints = constraints.to_rcgen();
+    params
+        .custom_extensions
+        .extend(constraints.to_custom_extension());
     params.use_authority_key_identifier_extension = true;
     Ok((params, x509::hex(&serial)))
 }

@@ -13,7 +13,17 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The most names one certificate may carry. Browsers and CAs stay far
+/// below (Let's Encrypt: 100); the cap bounds the work and the size of what
+/// a CSR or a command line can make minica sign.
+pub const MAX_NAMES: usize = 1000;
+
+/// The longest directory name `dir_name` produces, in bytes: Linux, macOS
+/// and Windows allow 255 per path component; longer names are shortened
+/// and made unique with a hash.
+pub const MAX_DIR_NAME: usize = 120;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "type", content = "value", rename_all = "lowercase")]
 pub enum Name {
     /// A DNS name, lower-cased, possibly a `*.` wildcard.
@@ -64,12 +74,22 @@ impl Name {
         if let Ok(ip) = bracketless.parse::<IpAddr>() {
             return Ok(Name::Ip(ip));
         }
-        // A URI needs "scheme://" (or "urn:"), so that "host:8080" is not
-        // mistaken for one.
+        // A URI needs "scheme://host" (or "urn:NID:NSS"), so that
+        // "host:8080" is not mistaken for one.
         if let Some((scheme, rest)) = input.split_once(':')
             && is_uri_scheme(scheme)
-            && (rest.len() > 2 && rest.starts_with("//") || scheme.eq_ignore_ascii_case("urn"))
+            && (rest.starts_with("//") || scheme.eq_ignore_ascii_case("urn"))
         {
+            if scheme.eq_ignore_ascii_case("urn") {
+                check_urn(rest).map_err(|why| invalid(input, why))?;
+            } else if uri_host(input).is_none() {
+                return Err(invalid(
+                    input,
+                    format!(
+                        "a URI needs a host after \"{scheme}://\", as in {scheme}://cluster.test/path"
+                    ),
+                ));
+            }
             return Ok(Name::Uri(input.to_string()));
         }
         if let Some((local, domain)) = input.rsplit_once('@') {
@@ -108,9 +128,14 @@ impl Name {
 
     /// A directory name for this certificate's files: `*` becomes `_wildcard`,
     /// and anything but letters, digits, `.`, `-`, `_` and `@` becomes `_`.
+    /// A name longer than MAX_DIR_NAME bytes (a 300-character email or
+    /// URI) is cut and given the first 16 hex digits of its SHA-256, so the
+    /// directory can be made on any file system and two long names that
+    /// share a beginning still get different directories.
     pub fn dir_name(&self) -> String {
         let s = self.to_string().replace('*', "_wildcard");
-        s.chars()
+        let safe: String = s
+            .chars()
             .map(|c| {
                 if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@') {
                     c
@@ -118,8 +143,63 @@ impl Name {
                     '_'
                 }
             })
-            .collect()
+            .collect();
+        if safe.len() <= MAX_DIR_NAME {
+            return safe;
+        }
+        let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, s.as_bytes());
+        let hex: String = hash.as_ref()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        // `safe` is ASCII: any byte index is a char boundary.
+        format!("{}-{hex}", &safe[..MAX_DIR_NAME - 17])
     }
+
+    /// The host of a URI name (lower-cased), for URI name constraints
+    /// (RFC 5280 4.2.1.10 constrains the host part); None for other names
+    /// and for URNs, which have no host.
+    pub fn uri_host(&self) -> Option<String> {
+        match self {
+            Name::Uri(u) => uri_host(u),
+            _ => None,
+        }
+    }
+
+    /// The scheme of a URI name, lower-cased.
+    pub fn uri_scheme(&self) -> Option<String> {
+        match self {
+            Name::Uri(u) => u.split_once(':').map(|(s, _)| s.to_ascii_lowercase()),
+            _ => None,
+        }
+    }
+}
+
+/// The host of "scheme://[userinfo@]host[:port][/...]", lower-cased, or
+/// None when there is none. An IPv6 literal keeps its brackets off.
+pub fn uri_host(uri: &str) -> Option<String> {
+    let (_, rest) = uri.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split_once(']')?.0
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+/// RFC 8141: "urn:" NID ":" NSS, the NID 2 to 32 letters, digits or '-'.
+fn check_urn(rest: &str) -> std::result::Result<(), String> {
+    let usage = "a URN is urn:NID:NSS, as in urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66";
+    let (nid, nss) = rest.split_once(':').ok_or(usage)?;
+    let nid_ok = (2..=32).contains(&nid.len())
+        && nid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !nid.starts_with('-');
+    if !nid_ok || nss.is_empty() {
+        return Err(usage.into());
+    }
+    Ok(())
 }
 
 fn is_uri_scheme(s: &str) -> bool {
@@ -181,12 +261,24 @@ fn dns_name(input: &str) -> std::result::Result<String, String> {
     Ok(name)
 }
 
-/// Parses every name, refusing duplicates (after normalisation).
+/// The error for more than MAX_NAMES names.
+pub fn too_many(count: usize) -> Error {
+    Error::usage(format!(
+        "{count} names is more than the {MAX_NAMES} one certificate may carry; split them over several certificates"
+    ))
+}
+
+/// Parses every name, dropping duplicates (after normalisation) in one
+/// hashed pass, and refusing more than MAX_NAMES.
 pub fn parse_all<S: AsRef<str>>(inputs: &[S]) -> Result<Vec<Name>> {
-    let mut names: Vec<Name> = Vec::with_capacity(inputs.len());
+    if inputs.len() > MAX_NAMES {
+        return Err(too_many(inputs.len()));
+    }
+    let mut names = Vec::with_capacity(inputs.len());
+    let mut seen = std::collections::HashSet::with_capacity(inputs.len());
     for input in inputs {
         let name = Name::parse(input.as_ref())?;
-        if !names.contains(&name) {
+        if seen.insert(name.clone()) {
             names.push(name);
         }
     }
@@ -250,6 +342,11 @@ mod tests {
             "a@*.example",
             "localhost:8080",
             "https://",
+            "urn:",
+            "urn:x",
+            "urn:uuid:",
+            "https:///path",
+            "spiffe://@/x",
         ] {
             assert!(Name::parse(bad).is_err(), "{bad:?} was accepted");
         }
@@ -268,6 +365,43 @@ mod tests {
             Name::parse("https://a.test/x").unwrap().dir_name(),
             "https___a.test_x"
         );
+    }
+
+    #[test]
+    fn long_names_get_short_unique_dirs() {
+        let a = Name::parse(&format!("{}@corp.test", "a".repeat(60)))
+            .unwrap()
+            .dir_name();
+        assert!(a.len() <= MAX_DIR_NAME, "{a}");
+        let long = |c: &str| {
+            Name::parse(&format!("https://x.test/{}{c}", "p".repeat(290)))
+                .unwrap()
+                .dir_name()
+        };
+        let (x, y) = (long("x"), long("y"));
+        assert!(x.len() <= MAX_DIR_NAME && y.len() <= MAX_DIR_NAME, "{x}");
+        assert_ne!(x, y);
+        assert!(x.starts_with("https___x.test_ppp"), "{x}");
+    }
+
+    #[test]
+    fn uri_hosts() {
+        let h = |s: &str| Name::parse(s).unwrap().uri_host();
+        assert_eq!(
+            h("spiffe://Cluster.test/ns/a").as_deref(),
+            Some("cluster.test")
+        );
+        assert_eq!(h("https://u@a.test:8443/x?q").as_deref(), Some("a.test"));
+        assert_eq!(h("https://[::1]:8443/").as_deref(), Some("::1"));
+        assert_eq!(h("urn:uuid:1234"), None);
+    }
+
+    #[test]
+    fn too_many_names_are_refused_quickly() {
+        let many: Vec<String> = (0..MAX_NAMES + 1).map(|i| format!("n{i}.test")).collect();
+        assert!(parse_all(&many).is_err());
+        let dupes: Vec<String> = (0..MAX_NAMES).map(|i| format!("n{}.test", i % 7)).collect();
+        assert_eq!(parse_all(&dupes).unwrap().len(), 7);
     }
 
     #[test]

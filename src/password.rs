@@ -2,19 +2,25 @@
 //! shell history): a file, an environment variable, standard input, or a
 //! prompt, and the prompt only when a person is there to answer it.
 
-use std::io::{BufRead, IsTerminal};
-use std::path::PathBuf;
+use std::io::{BufRead, IsTerminal, Read};
+use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::fsx;
 
 /// The environment variable read for store passwords when no source is named.
 pub const STORE_PASSWORD_ENV: &str = "MINICA_STORE_PASSWORD";
 
 /// keytool refuses store passwords shorter than this.
 pub const KEYTOOL_MIN_LEN: usize = 6;
+
+/// The longest secret read from a file, a variable or standard input, in
+/// bytes. A passphrase is a line a person types or a tool generates; 4 KiB
+/// is far beyond either, and bounds what `--password-stdin < /dev/zero` or
+/// `--password-file /dev/zero` can make minica read (it stops after this
+/// many bytes instead of filling memory).
+pub const MAX_SECRET_BYTES: usize = 4096;
 
 /// A secret that is wiped from memory when dropped.
 pub type Secret = Zeroizing<String>;
@@ -59,44 +65,115 @@ impl Source {
         let secret = if let Some(v) = &self.value {
             v.clone()
         } else if let Some(path) = &self.file {
-            let bytes = Zeroizing::new(fsx::read(path)?);
-            let text = std::str::from_utf8(&bytes)
-                .map_err(|_| Error::bad_file(path, "is not UTF-8 text"))?;
-            Zeroizing::new(first_line(text).to_string())
-        } else if let Some(var) = &self.env {
-            match std::env::var(var) {
-                Ok(v) => Zeroizing::new(v),
-                Err(_) => {
-                    return Err(Error::usage(format!(
-                        "the environment variable {var} named by --password-env is not set"
-                    )));
-                }
+            if path.is_dir() {
+                return Err(Error::bad_file(path, "is a directory, not a file"));
             }
-        } else if self.stdin {
-            let mut line = Zeroizing::new(String::new());
-            std::io::stdin().lock().read_line(&mut line).map_err(|e| {
-                Error::io(
-                    "read the password from",
-                    std::path::Path::new("standard input"),
-                    e,
-                )
+            let file = std::fs::File::open(path).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Error::bad_file(path, "no such file"),
+                _ => Error::io("read", path, e),
             })?;
-            Zeroizing::new(first_line(&line).to_string())
-        } else if let Ok(v) = std::env::var(purpose.default_env) {
-            Zeroizing::new(v)
+            first_line_of(file, path, purpose)?
+        } else if let Some(var) = &self.env {
+            from_env(var, purpose)?.ok_or_else(|| {
+                Error::usage(format!(
+                    "the environment variable {var} named by --password-env is not set"
+                ))
+            })?
+        } else if self.stdin {
+            first_line_of(
+                std::io::stdin().lock(),
+                Path::new("standard input"),
+                purpose,
+            )?
+        } else if let Some(v) = from_env(purpose.default_env, purpose)? {
+            v
         } else if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
             prompt(purpose)?
         } else {
             return Err(Error::usage(format!(
-                "no {} given and no terminal to ask on: use --password-file FILE, --password-env VAR, --password-stdin, or set {}",
-                purpose.what, purpose.default_env
+                "no {} given and no terminal to ask on: {}",
+                purpose.what,
+                purpose.how_to_give()
             )));
         };
         if secret.is_empty() {
             return Err(Error::usage(format!("the {} is empty", purpose.what)));
         }
+        if secret.len() > MAX_SECRET_BYTES {
+            return Err(too_long(purpose));
+        }
         Ok(secret)
     }
+}
+
+impl Purpose<'_> {
+    /// How this secret can be given without a terminal: only flags that the
+    /// commands asking for it accept. The CA passphrase is asked for by
+    /// `init`, `issue`, `batch` and `ca`, which take the global
+    /// `--ca-password-file` and the variable; store passwords come with the
+    /// store commands' own `--password-*` flags.
+    pub fn how_to_give(&self) -> String {
+        if self.default_env == crate::cakey::CA_PASSWORD_ENV {
+            format!(
+                "use --ca-password-file FILE (its first line) or set {}",
+                self.default_env
+            )
+        } else {
+            format!(
+                "use --password-file FILE, --password-env VAR, --password-stdin, or set {}",
+                self.default_env
+            )
+        }
+    }
+}
+
+fn too_long(purpose: &Purpose<'_>) -> Error {
+    Error::usage(format!(
+        "the {} is longer than {MAX_SECRET_BYTES} bytes; give one line of text",
+        purpose.what
+    ))
+}
+
+/// A variable's value: None when unset, an error when it is not UTF-8 (a
+/// passphrase that cannot be read must not pass for no passphrase).
+fn from_env(var: &str, purpose: &Purpose<'_>) -> Result<Option<Secret>> {
+    match std::env::var(var) {
+        Ok(v) => Ok(Some(Zeroizing::new(v))),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(raw)) => {
+            drop(Zeroizing::new(raw.into_encoded_bytes()));
+            Err(Error::usage(format!(
+                "the environment variable {var} holds the {} but is not UTF-8 text; set it to UTF-8 (or use a file)",
+                purpose.what
+            )))
+        }
+    }
+}
+
+/// The first line of `input`, reading at most MAX_SECRET_BYTES + 1 bytes,
+/// so an endless input (/dev/zero, `yes`) ends in an error, not a hang.
+pub fn first_line_of(input: impl Read, path: &Path, purpose: &Purpose<'_>) -> Result<Secret> {
+    let mut bytes = Zeroizing::new(Vec::with_capacity(256));
+    std::io::BufReader::new(input.take(MAX_SECRET_BYTES as u64 + 1))
+        .read_until(b'\n', &mut bytes)
+        .map_err(|e| Error::io("read the password from", path, e))?;
+    let line_len = bytes
+        .iter()
+        .position(|b| *b == b'\n' || *b == b'\r')
+        .unwrap_or(bytes.len());
+    if line_len > MAX_SECRET_BYTES {
+        return Err(Error::bad_file_fix(
+            path,
+            format!(
+                "its first line is longer than {MAX_SECRET_BYTES} bytes; that is no {}",
+                purpose.what
+            ),
+            "give a file or input whose first line is the password",
+        ));
+    }
+    let text = std::str::from_utf8(&bytes[..line_len])
+        .map_err(|_| Error::bad_file(path, "is not UTF-8 text"))?;
+    Ok(Zeroizing::new(first_line(text).to_string()))
 }
 
 fn prompt(purpose: &Purpose<'_>) -> Result<Secret> {
@@ -152,6 +229,34 @@ mod tests {
             confirm: false,
         };
         assert_eq!(src.get(&p).unwrap().as_str(), "sécret-pass");
+    }
+
+    #[test]
+    fn endless_input_is_cut_and_refused() {
+        let p = Purpose {
+            what: "store password",
+            default_env: "MINICA_TEST_UNSET_VAR",
+            confirm: false,
+        };
+        let zeros = std::io::repeat(0);
+        let e = first_line_of(zeros, Path::new("standard input"), &p).unwrap_err();
+        assert!(e.to_string().contains("longer than 4096 bytes"), "{e}");
+        let line = format!("{}\nrest", "x".repeat(MAX_SECRET_BYTES));
+        let ok = first_line_of(line.as_bytes(), Path::new("f"), &p).unwrap();
+        assert_eq!(ok.len(), MAX_SECRET_BYTES);
+        let e = first_line_of(&b"\xff\xfe\n"[..], Path::new("f"), &p).unwrap_err();
+        assert!(e.to_string().contains("not UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn ca_passphrase_hints_name_real_flags() {
+        let ca = Purpose {
+            what: "CA passphrase",
+            default_env: crate::cakey::CA_PASSWORD_ENV,
+            confirm: false,
+        };
+        let hint = ca.how_to_give();
+        assert!(hint.contains("--ca-password-file") && !hint.contains("--password-stdin"));
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub struct KeyInfo {
     /// One of KEY_ALGORITHMS, or a description of something else.
     pub algorithm: String,
     pub bits: u32,
+    /// An RSA key's public exponent (saturated at u64::MAX); None for
+    /// other keys.
+    pub rsa_exponent: Option<u64>,
 }
 
 impl std::fmt::Display for KeyInfo {
@@ -54,6 +57,8 @@ impl KeyInfo {
         KeyInfo {
             algorithm: algorithm.into(),
             bits,
+            // aws-lc (and every mainstream generator) uses F4.
+            rsa_exponent: (algorithm == "rsa").then_some(RSA_F4),
         }
     }
 
@@ -65,11 +70,18 @@ impl KeyInfo {
             .as_ref()
             .and_then(|p| p.as_oid().ok())
             .map(|o| o.to_id_string());
+        let mut rsa_exponent = None;
         let (algorithm, bits) = match (alg.as_str(), param.as_deref()) {
             (OID_RSA, _) => {
                 let bits = match spki.parsed() {
-                    Ok(PublicKey::RSA(rsa)) => modulus_bits(rsa.modulus),
-                    _ => 0,
+                    Ok(PublicKey::RSA(rsa)) => {
+                        rsa_exponent = Some(exponent_value(rsa.exponent));
+                        modulus_bits(rsa.modulus)
+                    }
+                    _ => {
+                        rsa_exponent = Some(0);
+                        0
+                    }
                 };
                 ("rsa".to_string(), bits)
             }
@@ -80,8 +92,27 @@ impl KeyInfo {
             (OID_ED25519, _) => ("ed25519".into(), 256),
             (other, _) => (format!("a key of algorithm {other}"), 0),
         };
-        KeyInfo { algorithm, bits }
+        KeyInfo {
+            algorithm,
+            bits,
+            rsa_exponent,
+        }
     }
+}
+
+/// 65537, the RSA public exponent every mainstream generator uses.
+pub const RSA_F4: u64 = 65_537;
+
+/// An RSA exponent (big-endian bytes) as a number, u64::MAX when larger.
+fn exponent_value(e: &[u8]) -> u64 {
+    let e: &[u8] = match e.iter().position(|b| *b != 0) {
+        Some(i) => &e[i..],
+        None => return 0,
+    };
+    if e.len() > 8 {
+        return u64::MAX;
+    }
+    e.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
 }
 
 /// Bits in an RSA modulus (big-endian, maybe with leading zero bytes).
@@ -114,6 +145,31 @@ impl Policy<'_> {
                 ),
             ));
         }
+        if let Some(e) = key.rsa_exponent
+            && !self.rules.rsa_exponents.contains(&e)
+        {
+            // e = 3 is the exponent of Bleichenbacher's 2006 signature
+            // forgery and of cube-root attacks on unpadded messages; CA/B
+            // Forum BR 6.1.6 and NIST SP 800-89 demand e ≥ 65537.
+            let shown = if e == u64::MAX {
+                "more than 64 bits long".to_string()
+            } else {
+                e.to_string()
+            };
+            let accepted: Vec<String> = self
+                .rules
+                .rsa_exponents
+                .iter()
+                .map(u64::to_string)
+                .collect();
+            return Err(self.refuse(
+                "rsa_exponents",
+                format!(
+                    "the RSA key's public exponent is {shown}; this CA accepts only {} (make the key again with the default exponent)",
+                    accepted.join(", ")
+                ),
+            ));
+        }
         if key.algorithm == "rsa" && key.bits < self.rules.min_rsa_bits {
             return Err(self.refuse(
                 "min_rsa_bits",
@@ -126,8 +182,10 @@ impl Policy<'_> {
         Ok(())
     }
 
+    /// Every name, emails and URIs included, must fall under an entry of
+    /// policy.names of its own form ("@corp.test", "spiffe://cluster.test").
     pub fn check_name(&self, name: &Name) -> Result<()> {
-        if self.rules.names.is_empty() || matches!(name, Name::Email(_) | Name::Uri(_)) {
+        if self.rules.names.is_empty() {
             return Ok(());
         }
         let covered = self
@@ -185,10 +243,39 @@ mod tests {
             .unwrap_err();
         assert!(e.to_string().contains("policy.names in /ca/ca.toml"), "{e}");
         assert!(p.check_name(&Name::parse("192.168.0.1").unwrap()).is_err());
+        // Emails and URIs need entries of their own form.
+        assert!(p.check_name(&Name::parse("a@x.test").unwrap()).is_err());
+        assert!(
+            p.check_name(&Name::parse("spiffe://x.test/a").unwrap())
+                .is_err()
+        );
+        let r2 = PolicySection {
+            names: vec!["@corp.test".into(), "spiffe://cluster.test".into()],
+            ..PolicySection::default()
+        };
+        let p2 = Policy {
+            rules: &r2,
+            file: Path::new("/ca/ca.toml"),
+        };
+        assert!(p2.check_name(&Name::parse("a@corp.test").unwrap()).is_ok());
+        assert!(p2.check_name(&Name::parse("a@gmail.com").unwrap()).is_err());
+        assert!(
+            p2.check_name(&Name::parse("spiffe://cluster.test/a").unwrap())
+                .is_ok()
+        );
+        assert!(
+            p2.check_name(&Name::parse("spiffe://evil.test/a").unwrap())
+                .is_err()
+        );
+        assert!(
+            p2.check_name(&Name::parse("https://cluster.test/a").unwrap())
+                .is_err()
+        );
         assert!(p.check_key(&KeyInfo::of_type(KeyType::Rsa2048)).is_ok());
         let weak = KeyInfo {
             algorithm: "rsa".into(),
             bits: 1024,
+            rsa_exponent: Some(RSA_F4),
         };
         assert!(
             p.check_key(&weak)
@@ -199,10 +286,41 @@ mod tests {
         let p521 = KeyInfo {
             algorithm: "ecdsa-p521".into(),
             bits: 521,
+            rsa_exponent: None,
         };
         assert!(p.check_key(&p521).is_err());
         assert!(p.check_days(90).is_ok());
         assert!(p.check_days(91).is_err());
+    }
+
+    #[test]
+    fn rsa_exponents_other_than_f4_are_refused() {
+        let r = rules();
+        let p = Policy {
+            rules: &r,
+            file: Path::new("/ca/ca.toml"),
+        };
+        let key = |e| KeyInfo {
+            algorithm: "rsa".into(),
+            bits: 2048,
+            rsa_exponent: Some(e),
+        };
+        assert!(p.check_key(&key(RSA_F4)).is_ok());
+        for e in [3, 17, 0, u64::MAX] {
+            let err = p.check_key(&key(e)).unwrap_err().to_string();
+            assert!(err.contains("policy.rsa_exponents"), "{err}");
+        }
+        let lax = PolicySection {
+            rsa_exponents: vec![3, RSA_F4],
+            ..PolicySection::default()
+        };
+        let p = Policy {
+            rules: &lax,
+            file: Path::new("/ca/ca.toml"),
+        };
+        assert!(p.check_key(&key(3)).is_ok());
+        assert_eq!(exponent_value(&[0, 1, 0, 1]), RSA_F4);
+        assert_eq!(exponent_value(&[1; 9]), u64::MAX);
     }
 
     #[test]

@@ -65,6 +65,15 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
     let created = ca::create(&dir, &cfg, args.force, &global.unlock())?;
     let ca = &created.ca;
     let cert = dir.join(ca::CERT_FILE);
+    let permits = cfg
+        .ca
+        .permit
+        .iter()
+        .map(|p| minica::constraints::Permit::parse(p))
+        .collect::<Result<Vec<_>>>()?;
+    for w in minica::constraints::Constraints::from_permits(permits).verifier_warnings() {
+        out.warn(w);
+    }
     if let Some(old) = &created.replaced {
         out.note(format!("the previous CA was moved to {}", old.display()));
     }

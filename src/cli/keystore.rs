@@ -98,6 +98,18 @@ pub fn run(args: Args, _global: &Global, out: &Output) -> Result<()> {
         .clone()
         .unwrap_or_else(|| default_path(&out_dir, "keystore", args.format.format));
     minica::fsx::refuse_existing([path.as_path()], args.force, None)?;
+    // Files named with --chain must exist: dropping one silently would
+    // write a keystore without the intermediate the user asked for. Only
+    // the chain.pem/ca.pem beside an issued certificate are optional.
+    for p in &args.chain {
+        if !p.exists() {
+            return Err(Error::bad_file_fix(
+                p,
+                "no such file (named by --chain)",
+                "give the path of the intermediate or root certificate file",
+            ));
+        }
+    }
     let extra: Vec<&Path> = extra
         .iter()
         .map(PathBuf::as_path)

@@ -32,8 +32,8 @@ pub struct FormatArgs {
     /// PKCS#12 in the old 3DES + SHA-1 MAC form, for Java 8, macOS Keychain and iOS
     #[arg(long)]
     compat: bool,
-    /// PKCS#12 key-derivation iterations
-    #[arg(long, default_value_t = stores::DEFAULT_ITERATIONS, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    /// PKCS#12 key-derivation iterations (at most 1,000,000: what minica and other readers accept)
+    #[arg(long, default_value_t = stores::DEFAULT_ITERATIONS, value_parser = clap::value_parser!(u32).range(1..=stores::MAX_ITERATIONS as i64))]
     iterations: u32,
 }
 

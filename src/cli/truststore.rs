@@ -22,9 +22,41 @@ pub struct Args {
     format: FormatArgs,
     #[command(flatten)]
     password: PasswordArgs,
+    /// Accept --add certificates that are not CAs (leaves): each becomes a
+    /// trust anchor on its own ("certificate pinning"), with a warning
+    #[arg(long)]
+    allow_leaf: bool,
     /// Replace an existing file
     #[arg(long)]
     force: bool,
+}
+
+/// Refuses --add certificates that are not CAs, unless --allow-leaf; with
+/// it, warns for each. A leaf in a truststore is trusted as an anchor, so
+/// it is trusted for whatever it names, whatever its own constraints say.
+fn check_added(add: &[PathBuf], allow_leaf: bool, out: &Output) -> Result<()> {
+    for f in add {
+        for (i, c) in minica::certs::read(f)?.iter().enumerate() {
+            if minica::certs::is_ca(c) {
+                continue;
+            }
+            let name = minica::certs::display_name(c).unwrap_or_else(|| format!("#{}", i + 1));
+            if !allow_leaf {
+                return Err(Error::bad_file_fix(
+                    f,
+                    format!(
+                        "certificate {name:?} is not a CA (no basicConstraints CA:TRUE); in a truststore it would become a trust anchor"
+                    ),
+                    "add the CA that issued it instead, or pass --allow-leaf to trust this certificate itself",
+                ));
+            }
+            out.warn(format!(
+                "{}: {name:?} is not a CA; it is trusted as an anchor on its own (--allow-leaf)",
+                f.display()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The trusted entries: this CA's root, then each --add file's certificates.
@@ -45,6 +77,7 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
         .clone()
         .unwrap_or_else(|| default_path(Path::new(""), "truststore", args.format.format));
     minica::fsx::refuse_existing([path.as_path()], args.force, None)?;
+    check_added(&args.add, args.allow_leaf, out)?;
     let trusted = entries(&global.ca_dir()?, &args.add)?;
     let password = args.password.get(args.format.format, out)?;
     let bytes = stores::write_truststore(

@@ -33,6 +33,10 @@ const KEY_PROTECTOR_OID: &[u8] = &[
     0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x2a, 0x02, 0x11, 0x01, 0x01,
 ];
 const SALT_LEN: usize = 20;
+/// Bounds on what a JKS file may declare, checked before the work: the
+/// entries and a key's chain (each entry still has to fit in the file).
+pub const MAX_ENTRIES: u32 = 100_000;
+pub const MAX_CHAIN: u32 = 64;
 const DIGEST_LEN: usize = 20;
 
 /// Java's char[] as bytes: each UTF-16 unit big-endian.
@@ -258,6 +262,12 @@ pub fn read(path: &Path, bytes: &[u8], password: &str) -> Result<Contents> {
         ));
     }
     let count = r.u32()?;
+    if count > MAX_ENTRIES {
+        return Err(Error::bad_file(
+            path,
+            format!("declares {count} entries, more than the {MAX_ENTRIES} minica reads"),
+        ));
+    }
     let mut out = Contents::default();
     for _ in 0..count {
         let tag = r.u32()?;
@@ -269,6 +279,14 @@ pub fn read(path: &Path, bytes: &[u8], password: &str) -> Result<Contents> {
                 let protected = r.take(n)?;
                 out.key_pkcs8.push(unprotect_key(path, protected, &pw)?);
                 let chain_len = r.u32()?;
+                if chain_len > MAX_CHAIN {
+                    return Err(Error::bad_file(
+                        path,
+                        format!(
+                            "holds a key whose chain has {chain_len} certificates; minica reads at most {MAX_CHAIN}"
+                        ),
+                    ));
+                }
                 let chain = (0..chain_len)
                     .map(|_| r.cert())
                     .collect::<Result<Vec<_>>>()?;

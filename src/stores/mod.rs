@@ -60,6 +60,26 @@ pub struct Pkcs12Options {
 /// Java 17's default for PKCS#12 (keystore.pkcs12.*IterationCount).
 pub const DEFAULT_ITERATIONS: u32 = 10_000;
 
+/// The most PBKDF2 / PKCS#12-KDF iterations minica writes, and reads in
+/// any one step of a PKCS#12 file: one constant for both, so minica never
+/// writes a file it then calls corrupt. It is p12-keystore's own reading
+/// limit (MAX_KDF_ITERATIONS and MAX_MAC_ITERATIONS in its codec.rs), and
+/// 100 times Java's default.
+pub const MAX_ITERATIONS: u32 = 1_000_000;
+
+impl Pkcs12Options {
+    /// Refuses iteration counts minica could not read back.
+    pub fn check(&self) -> Result<()> {
+        if self.iterations == 0 || self.iterations > MAX_ITERATIONS {
+            return Err(Error::usage(format!(
+                "--iterations {} is outside 1..={MAX_ITERATIONS}: a PKCS#12 file needs at least one iteration, and minica (like other readers) refuses more than {MAX_ITERATIONS}",
+                self.iterations
+            )));
+        }
+        Ok(())
+    }
+}
+
 impl Default for Pkcs12Options {
     fn default() -> Self {
         Pkcs12Options {
@@ -99,17 +119,27 @@ pub fn alias_for(name: &str) -> String {
     if out.is_empty() { "entry".into() } else { out }
 }
 
-/// Makes aliases unique by suffixing -2, -3...
+/// Makes aliases unique by suffixing -2, -3... in one hashed pass: each
+/// base alias remembers the next suffix to try, so 6,000 certificates of
+/// one name cost 6,000 steps, not 6,000³.
 pub fn dedupe_aliases(entries: &mut [TrustedEntry]) {
-    let mut seen: Vec<String> = Vec::new();
+    use std::collections::{HashMap, HashSet};
+    let mut seen: HashSet<String> = HashSet::with_capacity(entries.len());
+    let mut next: HashMap<String, usize> = HashMap::new();
     for e in entries.iter_mut() {
-        let base = e.alias.clone();
-        let mut n = 2;
-        while seen.contains(&e.alias) {
-            e.alias = format!("{base}-{n}");
-            n += 1;
+        if seen.insert(e.alias.clone()) {
+            continue;
         }
-        seen.push(e.alias.clone());
+        let base = std::mem::take(&mut e.alias);
+        let n = next.entry(base.clone()).or_insert(2);
+        loop {
+            let candidate = format!("{base}-{n}");
+            *n += 1;
+            if seen.insert(candidate.clone()) {
+                e.alias = candidate;
+                break;
+            }
+        }
     }
 }
 
@@ -238,9 +268,10 @@ pub fn key_entry_from_files(
 /// aliased by its name (lower-case, made unique), identical ones once.
 pub fn trusted_from_files(files: &[&Path]) -> Result<Vec<TrustedEntry>> {
     let mut out: Vec<TrustedEntry> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for f in files {
         for cert in crate::certs::read(f)? {
-            if out.iter().any(|e| e.cert == cert) {
+            if !seen.insert(cert.clone()) {
                 continue;
             }
             let alias = crate::certs::display_name(&cert)
@@ -279,5 +310,31 @@ mod tests {
         dedupe_aliases(&mut e);
         let got: Vec<_> = e.iter().map(|e| e.alias.as_str()).collect();
         assert_eq!(got, ["a", "a-2", "a-3"]);
+    }
+
+    #[test]
+    fn dedupe_is_linear_and_unique() {
+        let c = CertificateDer::from(vec![]);
+        let mut e: Vec<TrustedEntry> = ["a-2", "a", "a", "a", "b"]
+            .iter()
+            .map(|a| TrustedEntry {
+                alias: a.to_string(),
+                cert: c.clone(),
+            })
+            .collect();
+        dedupe_aliases(&mut e);
+        let got: Vec<_> = e.iter().map(|e| e.alias.as_str()).collect();
+        assert_eq!(got, ["a-2", "a", "a-3", "a-4", "b"]);
+        let mut many: Vec<TrustedEntry> = (0..20_000)
+            .map(|_| TrustedEntry {
+                alias: "same".into(),
+                cert: c.clone(),
+            })
+            .collect();
+        let start = std::time::Instant::now();
+        dedupe_aliases(&mut many);
+        assert!(start.elapsed().as_secs() < 2, "{:?}", start.elapsed());
+        let unique: std::collections::HashSet<_> = many.iter().map(|e| &e.alias).collect();
+        assert_eq!(unique.len(), 20_000);
     }
 }
