@@ -8,6 +8,7 @@ pub mod cakey;
 pub mod certs;
 pub mod config;
 pub mod constraints;
+pub mod crl;
 pub mod csr;
 pub mod error;
 pub mod fsx;
