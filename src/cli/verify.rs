@@ -366,7 +366,7 @@ fn check_truststore(
                 if i.days_left < 0 {
                     warnings.push(format!(
                         "{} ({}) expired on {}",
-                        t.alias,
+                        escape(&t.alias),
                         i.subject,
                         x509::date(i.not_after)
                     ));
@@ -374,11 +374,12 @@ fn check_truststore(
                 if !i.is_ca {
                     warnings.push(format!(
                         "{} ({}) is not a CA certificate",
-                        t.alias, i.subject
+                        escape(&t.alias),
+                        i.subject
                     ));
                 }
             }
-            serde_json::json!({ "alias": t.alias, "certificate": info })
+            serde_json::json!({ "alias": escape(&t.alias), "certificate": info })
         })
         .collect();
     let valid = problems.is_empty();
@@ -386,8 +387,8 @@ fn check_truststore(
         for e in &contents.trusted {
             println!(
                 "✓ trusted         {} ({})",
-                e.alias,
-                certs::display_name(&e.cert).unwrap_or_default()
+                escape(&e.alias),
+                escape(&certs::display_name(&e.cert).unwrap_or_default())
             );
         }
         for p in &problems {
