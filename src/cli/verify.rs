@@ -115,6 +115,12 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<i32> {
         crls.extend(crl::read(f)?);
     }
 
+    // Local inputs are checked before any connection is made.
+    let anchors = if endpoint.is_some() || args.file.is_some() {
+        anchors(&args, global, &password)?
+    } else {
+        Vec::new()
+    };
     let (chain, store_key, source) = match (&endpoint, &args.file) {
         (Some(ep), _) => (
             fetch::fetch_chain(ep, Duration::from_secs(args.timeout))?,
@@ -134,7 +140,6 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<i32> {
             };
         }
     };
-    let anchors = anchors(&args, global, &password)?;
     let key_spki = match (&args.key, store_key) {
         (Some(k), _) => Some((k.display().to_string(), spki_of_pem(k)?)),
         (None, Some(pkcs8)) => Some((source.clone(), spki_of_pkcs8(Path::new(&source), &pkcs8)?)),
