@@ -64,20 +64,25 @@ fn strs(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+fn certs(v: &Value) -> Vec<CertificateDer<'static>> {
+    v.as_array().unwrap().iter().map(pem).collect()
+}
+
 /// Runs one testcase; true when minica says VALID.
 fn run(tc: &Value) -> (bool, String) {
-    let anchors: Vec<_> = tc["trusted_certs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(pem)
-        .collect();
-    let inters: Vec<_> = tc["untrusted_intermediates"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(pem)
-        .collect();
+    run_with(
+        tc,
+        &certs(&tc["untrusted_intermediates"]),
+        &certs(&tc["trusted_certs"]),
+    )
+}
+
+/// Runs one testcase with its intermediates and anchors in a given order.
+fn run_with(
+    tc: &Value,
+    inters: &[CertificateDer<'static>],
+    anchors: &[CertificateDer<'static>],
+) -> (bool, String) {
     let leaf = pem(&tc["peer_certificate"]);
     let at = match tc["validation_time"].as_str() {
         Some(t) => verify::parse_time(t).expect("limbo times are RFC 3339"),
@@ -124,7 +129,7 @@ fn run(tc: &Value) -> (bool, String) {
         max_intermediates: tc["max_chain_depth"].as_u64().map(|d| d as usize),
         emails,
     };
-    let report = verify::verify_with(&leaf, &inters, &anchors, &opts, &more);
+    let report = verify::verify_with(&leaf, inters, anchors, &opts, &more);
     let why = report
         .checks
         .iter()
@@ -207,4 +212,68 @@ fn x509_limbo() {
     );
     assert!(stale.is_empty(), "{} stale exceptions", stale.len());
     assert!(passed >= MIN_PASSED, "score {passed} < {MIN_PASSED}");
+}
+
+/// A small deterministic generator (xorshift64*), so a failure reproduces.
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n as u64) as usize
+    }
+    fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            v.swap(i, self.below(i + 1));
+        }
+    }
+}
+
+/// Beyond limbo: every testcase with more than one intermediate or more
+/// than one trusted certificate is run again with both lists shuffled (a
+/// different order for each testcase, never the original one); the verdict
+/// must not change. (minica used to
+/// follow the first name match in file order.)
+#[test]
+fn verdicts_do_not_depend_on_certificate_order() {
+    let testcases = load();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let (mut tried, mut differ) = (0, Vec::new());
+    for tc in &testcases {
+        let inters = certs(&tc["untrusted_intermediates"]);
+        let anchors = certs(&tc["trusted_certs"]);
+        // The denial-of-service cases only measure webpki's work budget.
+        if (inters.len() < 2 && anchors.len() < 2)
+            || strs(&tc["features"])
+                .iter()
+                .any(|f| f == "denial-of-service")
+        {
+            continue;
+        }
+        tried += 1;
+        let (verdict, _) = run_with(tc, &inters, &anchors);
+        // One other order: shuffled, or reversed when the shuffle left
+        // both lists as they were.
+        let (mut i, mut a) = (inters.clone(), anchors.clone());
+        rng.shuffle(&mut i);
+        rng.shuffle(&mut a);
+        if i == inters && a == anchors {
+            i.reverse();
+            a.reverse();
+        }
+        let (v, why) = run_with(tc, &i, &a);
+        if v != verdict {
+            differ.push(format!("{}: {verdict} then {v} {why}", tc["id"]));
+        }
+    }
+    println!(
+        "order independence: {tried} multi-certificate testcases, {} differ",
+        differ.len()
+    );
+    assert!(
+        tried > 500,
+        "only {tried} testcases with several certificates"
+    );
+    assert!(differ.is_empty(), "verdicts depend on order: {differ:#?}");
 }
