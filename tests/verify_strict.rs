@@ -473,3 +473,62 @@ fn numeric_inputs_have_a_range_and_a_clear_error() {
         .minica(&["verify", &leaf, "--ca", &root, "--expires-within", "36525d"])
         .fails_with(1);
 }
+
+#[test]
+fn one_clock_for_every_certificate_whole_seconds() {
+    let pki = Pki::new();
+    let root = pki.root("root", ROOT_EXTS);
+    // A leaf whose notAfter is exactly 2031-01-01T00:00:00Z (openssl ca
+    // sets any date).
+    let cnf = openssl_ca_db(&pki.env.file("db"));
+    let key = pki.key("edge", "ec");
+    let csr = pki.p("edge.csr");
+    openssl(&[
+        "req",
+        "-new",
+        "-config",
+        &pki.cnf,
+        "-key",
+        &key,
+        "-subj",
+        "/CN=edge.test",
+        "-out",
+        &csr,
+    ])
+    .ok();
+    let ext = pki.p("edge.ext");
+    std::fs::write(&ext, leaf_ext("DNS:edge.test")).unwrap();
+    let leaf = pki.p("edge.pem");
+    openssl(&[
+        "ca",
+        "-batch",
+        "-notext",
+        "-config",
+        cnf.to_str().unwrap(),
+        "-cert",
+        &root,
+        "-keyfile",
+        &pki.p("root.key"),
+        "-in",
+        &csr,
+        "-out",
+        &leaf,
+        "-startdate",
+        "20300101000000Z",
+        "-enddate",
+        "20310101000000Z",
+        "-extfile",
+        &ext,
+    ])
+    .ok();
+    // 5 ms after notAfter is still the same second: X.509 times and
+    // webpki's clock count whole seconds, and so does every check of minica.
+    let (code, j) = pki.verify(&[&leaf, "--ca", &root, "--at", "2031-01-01T00:00:00.005Z"]);
+    assert_eq!(code, 0, "{j:#}");
+    let j = assert_refused(
+        &pki,
+        &[&leaf, "--ca", &root, "--at", "2031-01-01T00:00:01Z"],
+        "expired",
+    );
+    assert!(j.to_string().contains("edge.test"), "{j:#}");
+}
