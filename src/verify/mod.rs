@@ -300,7 +300,7 @@ fn describe_webpki(
         E::CertNotValidYet { .. } => ("not_yet_valid", dated_culprit(&given, at, false)),
         E::InvalidSignatureForPublicKey if self_issued_given => (
             "self_issued",
-            "the path needs a self-issued intermediate (a CA certificate issued by a CA of the same name, as in a key rollover); rustls-webpki, and so minica, cannot build paths through one; give the chain signed by the current CA key".into(),
+            "no path verifies, and the certificates given include a self-issued CA certificate (a CA re-certified under its own name with another key, as in a key rollover): a signature was checked against the other key of that name, or the path through it was refused because rustls-webpki counts a self-issued certificate toward pathLenConstraint (RFC 5280 does not); give the chain that the current CA key signed".into(),
         ),
         E::InvalidSignatureForPublicKey => (
             "bad_signature",
