@@ -686,7 +686,8 @@ fn non_self_issued_intermediates(inters: &[&X509Certificate<'_>]) -> usize {
 /// Whether a CommonName is a host name as OpenSSL decides before checking
 /// it against DNS name constraints (`cn2dnsid` in crypto/x509/v3_utl.c):
 /// letters, digits and '_', with '-' and '.' inside, two labels or more,
-/// no empty label and no label ending in '-'.
+/// and no '-' or '.' next to a '.'. An IP address in a CommonName passes
+/// too, as in OpenSSL.
 fn host_like(cn: &str) -> bool {
     let b = cn.as_bytes();
     let mut dotted = false;
@@ -698,7 +699,7 @@ fn host_like(cn: &str) -> bool {
             if c == b'-' {
                 continue;
             }
-            if c == b'.' && b[i + 1] != b'.' && b[i - 1] != b'-' && b[i - 1] != b'.' {
+            if c == b'.' && b[i + 1] != b'.' && b[i - 1] != b'-' && b[i + 1] != b'-' {
                 dotted = true;
                 continue;
             }
@@ -807,6 +808,12 @@ mod tests {
         assert!(host_like("a.example.test"));
         assert!(!host_like("My Server"));
         assert!(!host_like("localhost"));
+        assert!(host_like("127.0.0.1"));
+        assert!(host_like("under_score.test"));
+        assert!(!host_like("a.-b.test"));
+        assert!(!host_like("a-.b.test"));
+        assert!(!host_like(".a.test"));
+        assert!(!host_like("a..test"));
         assert!(dns_constraint_matches("example.test", "a.example.test"));
         assert!(dns_constraint_matches("example.test", "example.test"));
         assert!(!dns_constraint_matches("example.test", "badexample.test"));
