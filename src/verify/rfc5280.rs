@@ -380,6 +380,26 @@ pub fn check_path(
         );
     }
 
+    // A self-issued root whose authorityKeyIdentifier names another key or
+    // another issuer claims to be signed by some other certificate: it is
+    // not the self-signed root it looks like, and OpenSSL refuses it as a
+    // trust anchor (CA/Browser Forum BR 7.1.2.1.3: only a keyIdentifier,
+    // equal to the subjectKeyIdentifier).
+    if anchor.subject().as_raw() == anchor.issuer().as_raw()
+        && let Some(why) = anchor_aki_problem(anchor)
+    {
+        return first(
+            problem(
+                "chain",
+                "anchor_not_self_signed",
+                format!(
+                    "the root \"{anchor_name}\" has an authorityKeyIdentifier that {why}, so it claims another certificate signed it and is not a self-signed root (OpenSSL refuses it as a trust anchor); trust a root whose authorityKeyIdentifier, if any, holds only its own key identifier"
+                ),
+            ),
+            warnings,
+        );
+    }
+
     // Every issuer (intermediates and anchor) with a keyUsage must allow
     // keyCertSign (RFC 5280 §4.2.1.3, §6.1.4 (n)).
     for (i, c) in certs.iter().enumerate().skip(1) {
@@ -672,6 +692,30 @@ fn profile(certs: &[&X509Certificate<'_>]) -> Option<Problem> {
         }
     }
     None
+}
+
+/// What is wrong with a root's authorityKeyIdentifier, if anything.
+fn anchor_aki_problem(c: &X509Certificate<'_>) -> Option<&'static str> {
+    let mut ski = None;
+    let mut aki = None;
+    for ext in c.extensions() {
+        match ext.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(k) => ski = Some(k.0),
+            ParsedExtension::AuthorityKeyIdentifier(a) => aki = Some(a),
+            _ => {}
+        }
+    }
+    let aki = aki?;
+    if aki.authority_cert_issuer.is_some() || aki.authority_cert_serial.is_some() {
+        return Some("names an issuer or serial number");
+    }
+    match (&aki.key_identifier, ski) {
+        (None, _) => Some("has no keyIdentifier"),
+        (Some(k), Some(s)) if k.0 != s => {
+            Some("holds another key's identifier than its subjectKeyIdentifier")
+        }
+        _ => None,
+    }
 }
 
 /// Intermediates that count toward a pathLenConstraint: self-issued ones
