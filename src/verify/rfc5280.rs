@@ -141,14 +141,17 @@ pub fn validity_secs(der: &[u8]) -> Option<(i64, i64)> {
 }
 
 /// The key rule, the same for every kind of key and every certificate of
-/// the path. Refused: what no mainstream TLS peer accepts. DSA (dropped by
-/// TLS 1.3, by every browser, by rustls and Go), EC curves other than
-/// P-256/P-384/P-521 (the only curves with TLS 1.3 signature schemes; Go,
-/// rustls, browsers and OpenSSL's TLS 1.3 refuse P-192 or secp256k1), RSA
-/// under 1024 bits (refused by OpenSSL 3 at its default security level,
-/// by Go since 1.24, by browsers), and unknown key types. Warned about:
-/// RSA of 1024 to 2047 bits, accepted by OpenSSL 3 at level 1 but refused by
-/// rustls (which needs 2048) and by the CA/Browser Forum baseline.
+/// the path. Refused: a key that TLS 1.3 cannot use at all, or that
+/// OpenSSL 3 refuses at its default security level: DSA (no TLS 1.3
+/// signature scheme; browsers, rustls and Go refuse it), EC curves other
+/// than P-256/P-384/P-521 such as P-192 or secp256k1 (no TLS 1.3 scheme;
+/// refused by browsers, rustls and Go), RSA under 1024 bits (OpenSSL's
+/// level 1 floor), and key types no TLS stack knows. Warned about: keys that
+/// a mainstream peer uses but others refuse: RSA of 1024 to 2047 bits
+/// (OpenSSL accepts; rustls and the CA/Browser Forum need 2048), RSA-PSS-only
+/// and Ed448 keys (OpenSSL accepts; rustls, Go and browsers do not). As an
+/// issuer's key, RSA under 2048 bits cannot verify under webpki at all
+/// (`unsupported_signature`).
 pub fn key_verdict(c: &X509Certificate<'_>) -> Result<Option<String>, String> {
     let info = crate::policy::KeyInfo::from_spki(c.public_key());
     match info.algorithm.as_str() {
@@ -159,8 +162,14 @@ pub fn key_verdict(c: &X509Certificate<'_>) -> Result<Option<String>, String> {
             info.bits
         ))),
         "rsa" => Err(format!(
-            "an RSA-{} key, which no TLS peer accepts (1024 bits is the least OpenSSL allows, 2048 for rustls and browsers)",
+            "an RSA-{} key, which OpenSSL, rustls, Go and browsers all refuse (1024 bits is the least OpenSSL allows, 2048 for rustls and browsers)",
             info.bits
+        )),
+        _ if c.public_key().algorithm.algorithm.to_id_string() == "1.2.840.113549.1.1.10" => Ok(Some(
+            "an RSA-PSS-only key (id-RSASSA-PSS): OpenSSL accepts it, but rustls, Go and browsers do not".into(),
+        )),
+        _ if c.public_key().algorithm.algorithm.to_id_string() == "1.3.101.113" => Ok(Some(
+            "an Ed448 key: OpenSSL accepts it, but rustls, Go and browsers do not".into(),
         )),
         _ => {
             let oid = c.public_key().algorithm.algorithm.to_id_string();
@@ -168,14 +177,11 @@ pub fn key_verdict(c: &X509Certificate<'_>) -> Result<Option<String>, String> {
                 "1.2.840.10040.4.1" => {
                     "a DSA key, which TLS 1.3, browsers, rustls and Go do not accept".to_string()
                 }
-                "1.3.101.113" => {
-                    "an Ed448 key, which browsers, rustls and Go do not accept".to_string()
-                }
                 _ if info.algorithm.starts_with("ECDSA on curve") => format!(
-                    "{} (not P-256, P-384 or P-521, the only curves TLS peers accept)",
+                    "{} (not P-256, P-384 or P-521, the only curves TLS 1.3 signs with and browsers, rustls and Go accept)",
                     info.algorithm
                 ),
-                _ => format!("{}, which TLS peers do not accept", info.algorithm),
+                _ => format!("{}, which TLS stacks do not know", info.algorithm),
             };
             Err(what)
         }
