@@ -130,10 +130,27 @@ pub fn fetch_chain(ep: &Endpoint, timeout: Duration) -> Result<Vec<CertificateDe
             .saturating_sub(start.elapsed())
             .max(Duration::from_millis(1))
     };
-    let addrs: Vec<SocketAddr> = (ep.host.as_str(), ep.port)
-        .to_socket_addrs()
-        .map_err(|e| failed(format!("the host name does not resolve ({e})")))?
-        .collect();
+    // Name resolution blocks in the system resolver: run it aside, so that
+    // it too is bounded by the timeout.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let target = (ep.host.clone(), ep.port);
+    std::thread::spawn(move || {
+        let _ = tx.send(
+            target
+                .to_socket_addrs()
+                .map(|a| a.collect::<Vec<SocketAddr>>()),
+        );
+    });
+    let addrs = match rx.recv_timeout(left()) {
+        Ok(Ok(a)) => a,
+        Ok(Err(e)) => return Err(failed(format!("the host name does not resolve ({e})"))),
+        Err(_) => {
+            return Err(failed(format!(
+                "the host name did not resolve within {} s",
+                timeout.as_secs()
+            )));
+        }
+    };
     let mut sock = None;
     let mut last = String::from("no address");
     for a in &addrs {
