@@ -89,6 +89,16 @@ fn der_of(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
 /// `Request::signature`, so the caller can first refuse a weak key for what
 /// it is (x509-parser will not even check signatures by RSA keys < 2048 bits).
 pub fn read(path: &Path, bytes: &[u8]) -> Result<Request> {
+    read_with(path, bytes, true)
+}
+
+/// Reads a CSR for a subordinate CA: its CommonName names the CA, not a
+/// host, so it is not taken as a name to certify.
+pub fn read_for_ca(path: &Path, bytes: &[u8]) -> Result<Request> {
+    read_with(path, bytes, false)
+}
+
+fn read_with(path: &Path, bytes: &[u8], cn_as_name: bool) -> Result<Request> {
     let der = der_of(path, bytes)?;
     let csr = match X509CertificationRequest::from_der(&der) {
         Ok((&[], csr)) => csr,
@@ -191,6 +201,7 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Request> {
     }
 
     if req.names.is_empty()
+        && cn_as_name
         && let Some(cn) = info.subject.iter_common_name().next()
         && let Ok(cn) = cn.as_str()
     {

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::password::Secret;
 use crate::policy::KeyInfo;
 use crate::stores::{self, Format};
+use crate::text::escape;
 use crate::x509;
 
 /// A file's content, classified.
@@ -173,11 +174,14 @@ fn signature_name(oid: &str) -> String {
     .to_string()
 }
 
+/// Describes a certificate. Every string taken from it (names, SANs,
+/// constraints, unknown OIDs) is escaped with [`escape`]: a certificate's
+/// text must never reach a terminal raw.
 pub fn describe_cert(der: &[u8], now: OffsetDateTime) -> Option<CertInfo> {
     let (_, c) = X509Certificate::from_der(der).ok()?;
     let mut info = CertInfo {
-        subject: c.subject().to_string(),
-        issuer: c.issuer().to_string(),
+        subject: escape(&c.subject().to_string()),
+        issuer: escape(&c.issuer().to_string()),
         serial: x509::hex(c.raw_serial()),
         not_before: c.validity().not_before.to_datetime(),
         not_after: c.validity().not_after.to_datetime(),
@@ -200,7 +204,11 @@ pub fn describe_cert(der: &[u8], now: OffsetDateTime) -> Option<CertInfo> {
     for ext in c.extensions() {
         match ext.parsed_extension() {
             ParsedExtension::SubjectAlternativeName(san) => {
-                info.subject_alt_names = san.general_names.iter().map(x509::general_name).collect();
+                info.subject_alt_names = san
+                    .general_names
+                    .iter()
+                    .map(|g| escape(&x509::general_name(g)))
+                    .collect();
             }
             ParsedExtension::BasicConstraints(bc) => {
                 info.is_ca = bc.ca;
@@ -214,19 +222,21 @@ pub fn describe_cert(der: &[u8], now: OffsetDateTime) -> Option<CertInfo> {
                     .map(String::from)
                     .collect();
             }
-            ParsedExtension::ExtendedKeyUsage(e) => info.extended_key_usage = x509::eku_names(e),
+            ParsedExtension::ExtendedKeyUsage(e) => {
+                info.extended_key_usage = x509::eku_names(e).iter().map(|n| escape(n)).collect()
+            }
             ParsedExtension::NameConstraints(nc) => {
                 info.name_constraints_permitted = nc
                     .permitted_subtrees
                     .iter()
                     .flatten()
-                    .map(|s| x509::general_name(&s.base))
+                    .map(|s| escape(&x509::general_name(&s.base)))
                     .collect();
                 info.name_constraints_excluded = nc
                     .excluded_subtrees
                     .iter()
                     .flatten()
-                    .map(|s| x509::general_name(&s.base))
+                    .map(|s| escape(&x509::general_name(&s.base)))
                     .collect();
             }
             _ => {}
@@ -249,8 +259,8 @@ pub fn describe_csr(path: &Path, der: &[u8]) -> Result<CsrInfo> {
     let (_, csr) = X509CertificationRequest::from_der(der)
         .map_err(|_| Error::bad_file(path, "is not a valid CSR"))?;
     Ok(CsrInfo {
-        subject: csr.certification_request_info.subject.to_string(),
-        names: req.names.iter().map(|n| n.to_string()).collect(),
+        subject: escape(&csr.certification_request_info.subject.to_string()),
+        names: req.names.iter().map(|n| escape(&n.to_string())).collect(),
         key: req.key.to_string(),
         signature_valid: req.signature.is_ok(),
         asks_for_ca: req.asked_ca,

@@ -362,11 +362,15 @@ struct CsrInput {
     req: crate::csr::Request,
 }
 
-fn read_csr(path: &Path) -> Result<CsrInput> {
+fn read_csr(path: &Path, for_ca: bool) -> Result<CsrInput> {
     let bytes = fsx::read(path)?;
     Ok(CsrInput {
         path: path.to_path_buf(),
-        req: crate::csr::read(path, &bytes)?,
+        req: if for_ca {
+            crate::csr::read_for_ca(path, &bytes)?
+        } else {
+            crate::csr::read(path, &bytes)?
+        },
     })
 }
 
@@ -381,7 +385,7 @@ pub fn issue(dir: &Path, unlock: &Unlock, req: Request) -> Result<(Issued, CaOpe
         x509::check_days(d)?;
     }
     let csr = match &req.key {
-        KeySource::Csr(p) => Some(read_csr(p)?),
+        KeySource::Csr(p) => Some(read_csr(p, req.sub_ca.is_some())?),
         KeySource::New(_) => None,
     };
     if let (Some(sub), Some(c)) = (&req.sub_ca, &csr) {

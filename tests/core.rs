@@ -150,7 +150,7 @@ fn root_and_leaf_carry_the_right_extensions() {
         "{root}"
     );
     assert!(
-        root.contains("X509v3 Basic Constraints: critical\n                CA:TRUE, pathlen:0"),
+        root.contains("X509v3 Basic Constraints: critical\n                CA:TRUE, pathlen:1"),
         "{root}"
     );
     assert!(

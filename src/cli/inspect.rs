@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use minica::error::Result;
 use minica::inspect::{self, CertInfo, Item};
+use minica::text::escape;
 use minica::{fsx, x509};
 use serde_json::json;
 
@@ -78,7 +79,8 @@ pub fn run(args: Args, _global: &Global, out: &Output) -> Result<()> {
     let bytes = fsx::read(&args.file)?;
     let now = x509::now();
     let password = || args.password.get_to_open();
-    let shown = args.file.display();
+    // A file name is text from outside too.
+    let shown = escape(&args.file.display().to_string());
     match inspect::read_any(&args.file, &bytes, &password)? {
         Item::Certs(certs) => {
             let infos: Vec<CertInfo> = certs
@@ -125,7 +127,11 @@ pub fn run(args: Args, _global: &Global, out: &Output) -> Result<()> {
                     .iter()
                     .filter_map(|c| inspect::describe_cert(c, now))
                     .collect();
-                text.push_str(&format!("key entry {alias:?}, chain of {}\n", infos.len()));
+                let alias = escape(alias);
+                text.push_str(&format!(
+                    "key entry \"{alias}\", chain of {}\n",
+                    infos.len()
+                ));
                 for i in &infos {
                     text.push_str(&cert_text(i));
                 }
@@ -134,11 +140,11 @@ pub fn run(args: Args, _global: &Global, out: &Output) -> Result<()> {
             let mut trusted = Vec::new();
             for t in &contents.trusted {
                 let info = inspect::describe_cert(&t.cert, now);
-                text.push_str(&format!("trusted entry {:?}\n", t.alias));
+                text.push_str(&format!("trusted entry \"{}\"\n", escape(&t.alias)));
                 if let Some(i) = &info {
                     text.push_str(&cert_text(i));
                 }
-                trusted.push(json!({ "alias": t.alias, "certificate": info }));
+                trusted.push(json!({ "alias": escape(&t.alias), "certificate": info }));
             }
             if !contents.untrusted.is_empty() {
                 text.push_str(&format!(

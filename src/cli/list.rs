@@ -9,9 +9,17 @@ use super::{Global, Output, show_path};
 
 /// List the certificates this CA issued, soonest expiry first, and whether their files are still there
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Only what expires within this time (30d, 12h, 2w) and is not revoked
+    #[arg(long, value_name = "DURATION")]
+    expiring: Option<String>,
+}
 
-pub fn run(_args: Args, global: &Global, out: &Output) -> Result<()> {
+pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
+    let horizon = match &args.expiring {
+        Some(d) => Some(x509::now() + super::renew::duration("--expiring", d)?),
+        None => None,
+    };
     let dir = global.ca_dir()?;
     // Under the lock, so an interrupted command is finished before its
     // record lines are judged.
@@ -32,7 +40,14 @@ pub fn run(_args: Args, global: &Global, out: &Output) -> Result<()> {
         ));
     }
     let (mut entries, bad) = record::read(&dir)?;
+    let revoked = record::revocations(&dir)?;
     drop(session);
+    let revocation = |e: &record::Entry| revoked.iter().find(|r| r.serial == e.serial);
+    if let Some(h) = horizon {
+        entries.retain(|e| {
+            revocation(e).is_none() && x509::parse_rfc3339(&e.not_after).is_some_and(|t| t <= h)
+        });
+    }
     for b in &bad {
         out.warn(format!(
             "{} line {}: unreadable entry skipped ({})",
@@ -70,7 +85,7 @@ pub fn run(_args: Args, global: &Global, out: &Output) -> Result<()> {
                     d.to_string()
                 }
             });
-            let note = match status {
+            let mut note = match status {
                 FileStatus::Present => String::new(),
                 FileStatus::Missing { files } => format!(
                     "  (file missing: {})",
@@ -84,6 +99,13 @@ pub fn run(_args: Args, global: &Global, out: &Output) -> Result<()> {
                     format!("  (replaced: {} holds serial {serial})", show_path(file))
                 }
             };
+            if let Some(r) = revocation(e) {
+                note.push_str(&format!(
+                    "  (revoked {}: {})",
+                    &r.revoked_at[..10.min(r.revoked_at.len())],
+                    r.reason
+                ));
+            }
             text.push_str(&format!(
                 "{:<34} {:<10} {:>9}  {:<13} {}{}\n",
                 e.serial,
@@ -103,6 +125,7 @@ pub fn run(_args: Args, global: &Global, out: &Output) -> Result<()> {
             v["days_left"] = json!(days);
             v["file_missing"] = json!(matches!(status, FileStatus::Missing { .. }));
             v["files_status"] = serde_json::to_value(status).expect("statuses serialize");
+            v["revoked"] = json!(revocation(e));
             v
         }).collect::<Vec<_>>(),
         "unreadable_lines": bad,

@@ -4,6 +4,14 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+
+/// `println!` that ends quietly on a closed pipe and reports a full disk
+/// (see [`stdout_line`]) instead of panicking.
+macro_rules! outln {
+    ($($t:tt)*) => {
+        $crate::cli::stdout_line(&format!($($t)*))
+    };
+}
 use minica::error::{Error, Result, exit};
 
 mod batch;
@@ -15,6 +23,7 @@ mod intermediate;
 mod issue;
 mod keystore;
 mod list;
+mod renew;
 mod revoke;
 mod stores;
 mod truststore;
@@ -81,6 +90,8 @@ pub enum Command {
     Truststore(truststore::Args),
     Verify(verify::Args),
     Inspect(inspect::Args),
+    Renew(renew::RenewArgs),
+    NeedsRenewal(renew::NeedsRenewalArgs),
     Revoke(revoke::RevokeArgs),
     Crl(revoke::CrlArgs),
 }
@@ -106,6 +117,8 @@ impl Cli {
             Command::Truststore(a) => truststore::run(a, &self.global, &out),
             Command::Verify(a) => return verify::run(a, &self.global, &out),
             Command::Inspect(a) => inspect::run(a, &self.global, &out),
+            Command::Renew(a) => renew::renew(a, &self.global, &out),
+            Command::NeedsRenewal(a) => return renew::needs_renewal(a, &self.global, &out),
             Command::Revoke(a) => revoke::revoke(a, &self.global, &out),
             Command::Crl(a) => revoke::crl(a, &self.global, &out),
         }?;

@@ -1,24 +1,40 @@
 //! `minica verify`: is this chain valid, for this host and purpose, now and
-//! for a while? Exit 0 valid, 1 not valid, 2 unreadable input.
+//! for a while, and not revoked? Also for the chain a live server sends.
+//! Exit 0 valid, 1 not valid, 2 bad input, 4 the server could not be reached.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use minica::error::{Error, Result, exit};
+use minica::fetch::{self, Endpoint};
 use minica::inspect::{self, Item};
 use minica::password::Secret;
-use minica::verify::{self, Options, Purpose};
-use minica::{ca, certs, fsx, keys, stores, x509};
+use minica::text::escape;
+use minica::verify::{self, CrlScope, More, Options, Purpose};
+use minica::{ca, certs, crl, fsx, keys, stores, x509};
 use rustls_pki_types::CertificateDer;
 
 use super::stores::PasswordArgs;
 use super::{Global, Output};
 
-/// Check a certificate chain: path to a trusted root, validity, host, purpose, key
+/// Check a certificate chain: path to a trusted root, validity, host, purpose, revocation, key
+///
+/// Every certificate of the path is checked, the trusted root included: its
+/// validity, that it is a CA, its pathLenConstraint, keyUsage, EKU and
+/// critical extensions. The verdict does not depend on the order of the
+/// certificates given. Give https://HOST[:PORT] to check what a live server
+/// sends.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// PEM bundle (leaf first), DER certificate, or a PKCS#12/JKS keystore
+    /// PEM bundle (leaf first), DER certificate, PKCS#12/JKS keystore, or https://HOST[:PORT] to fetch
     file: Option<PathBuf>,
+    /// Fetch the chain a TLS server presents at HOST:PORT and check it (--host defaults to HOST)
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "file")]
+    connect: Option<String>,
+    /// Seconds to wait for a server's handshake (1 to 300)
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    timeout: u64,
     /// Trust this CA certificate file (PEM or DER); repeatable [default: the CA directory's root]
     #[arg(long, value_name = "FILE")]
     ca: Vec<PathBuf>,
@@ -28,15 +44,33 @@ pub struct Args {
     /// Check at this time (RFC 3339, YYYY-MM-DD, or @unix-seconds) [default: now]
     #[arg(long, value_name = "TIME")]
     at: Option<String>,
-    /// Fail when a certificate in the path expires within this time (30d, 12h, 2w)
+    /// Fail when a certificate in the path expires within this time (30d, 12h, 2w; at most 36525d)
     #[arg(long, value_name = "DURATION")]
     expires_within: Option<String>,
-    /// The host name or IP address the certificate must be valid for
+    /// The host name or IP address the certificate must be valid for; also
+    /// requires serverAuth of every certificate in the path that has an EKU
+    /// (the rule TLS clients apply)
     #[arg(long)]
     host: Option<String>,
-    /// What the certificate is for: its EKU must be present and match
+    /// What the certificate is for: the leaf's EKU must be present and name
+    /// it, and every certificate of the path with an EKU must allow it
     #[arg(long, value_enum)]
     purpose: Option<Purpose>,
+    /// An RFC 822 (e-mail) name the leaf must hold in its subjectAltName; repeatable
+    #[arg(long, value_name = "ADDRESS")]
+    email: Vec<String>,
+    /// Check revocation against this CRL (PEM or DER); repeatable. Every
+    /// certificate below the root must then be covered by its issuer's CRL,
+    /// or the chain is NOT VALID (unknown status); an expired or wrongly
+    /// signed CRL is a failure
+    #[arg(long, value_name = "FILE")]
+    crl: Vec<PathBuf>,
+    /// Which certificates the CRLs must cover: the whole chain, or the leaf only
+    #[arg(long, value_enum, default_value_t = CrlScope::Chain, requires = "crl")]
+    crl_scope: CrlScope,
+    /// At most this many intermediates between the leaf and the root (0 to 6)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=6))]
+    max_depth: Option<u8>,
     /// A private key (PEM) that must belong to the certificate
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
@@ -56,30 +90,158 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<i32> {
         Ok(p)
     };
 
-    let Some(file) = &args.file else {
-        return match &args.truststore {
-            Some(ts) => check_truststore(ts, &password, out),
-            None => Err(Error::usage(
-                "give a certificate file to verify, or --truststore FILE to check a truststore",
-            )),
-        };
+    // A live endpoint: `verify https://host:port` or `--connect host:port`.
+    let endpoint = match (&args.connect, args.file.as_ref().and_then(|f| f.to_str())) {
+        (Some(c), _) => Some(Endpoint::parse(c)?),
+        (None, Some(f)) if f.starts_with("https://") => Some(Endpoint::parse(f)?),
+        _ => None,
     };
     let at = match &args.at {
-        Some(s) => verify::parse_time(s).ok_or_else(|| Error::usage(format!("--at {s:?}: use RFC 3339 (2030-01-02T03:04:05Z), a date (2030-01-02) or @unix-seconds")))?,
+        Some(s) => verify::parse_time(s).ok_or_else(|| Error::usage(format!("--at {:?}: use RFC 3339 (2030-01-02T03:04:05Z), a date (2030-01-02) or @unix-seconds, from 1970 to 9999", escape(s))))?,
         None => x509::now(),
     };
     let expires_within = match &args.expires_within {
         Some(s) => Some(verify::parse_duration(s).ok_or_else(|| {
             Error::usage(format!(
-                "--expires-within {s:?}: use a number with s, m, h, d or w, as in 30d"
+                "--expires-within {:?}: use a number with s, m, h, d or w, as in 30d, of at most {} days",
+                escape(s),
+                verify::MAX_DURATION_DAYS
             ))
         })?),
         None => None,
     };
+    let mut crls = Vec::new();
+    for f in &args.crl {
+        crls.extend(crl::read(f)?);
+    }
 
+    // Local inputs are checked before any connection is made.
+    let anchors = if endpoint.is_some() || args.file.is_some() {
+        anchors(&args, global, &password)?
+    } else {
+        Vec::new()
+    };
+    let (chain, store_key, source) = match (&endpoint, &args.file) {
+        (Some(ep), _) => (
+            fetch::fetch_chain(ep, Duration::from_secs(args.timeout))?,
+            None,
+            ep.to_string(),
+        ),
+        (None, Some(file)) => {
+            let (c, k) = read_chain(file, &password)?;
+            (c, k, file.display().to_string())
+        }
+        (None, None) => {
+            return match &args.truststore {
+                Some(ts) => check_truststore(ts, &password, out),
+                None => Err(Error::usage(
+                    "give a certificate file or https://HOST:PORT to verify, or --truststore FILE to check a truststore",
+                )),
+            };
+        }
+    };
+    let key_spki = match (&args.key, store_key) {
+        (Some(k), _) => Some((k.display().to_string(), spki_of_pem(k)?)),
+        (None, Some(pkcs8)) => Some((source.clone(), spki_of_pkcs8(Path::new(&source), &pkcs8)?)),
+        (None, None) => None,
+    };
+    let opts = Options {
+        at,
+        expires_within,
+        host: args
+            .host
+            .clone()
+            .or_else(|| endpoint.as_ref().map(|e| e.host.clone())),
+        purpose: args.purpose,
+        key_spki,
+    };
+    let more = More {
+        crls,
+        crl_scope: args.crl_scope,
+        max_intermediates: args.max_depth.map(usize::from),
+        emails: args.email.clone(),
+    };
+    let mut report = verify::verify_with(&chain[0], &chain[1..], &anchors, &opts, &more);
+
+    // What the server sent, in its order, and what is wrong with that order.
+    let served = endpoint.as_ref().map(|_| served(&chain));
+    let notes = if endpoint.is_some() {
+        fetch::order_notes(&chain)
+    } else {
+        Vec::new()
+    };
+    if endpoint.is_some() && report.reason == Some("unknown_issuer") {
+        // A path to no root, from a server: it left out an intermediate.
+        report.checks.insert(
+            0,
+            verify::Check {
+                name: "served",
+                ok: false,
+                reason: Some("incomplete_chain"),
+                message: format!(
+                    "the chain the server sends is incomplete: the issuer of its last certificate is neither sent nor trusted; configure the server to send its intermediate(s) after the leaf (minica's chain.pem, not cert.pem){}",
+                    if chain.len() == 1 { " (it sends only the leaf)" } else { "" }
+                ),
+            },
+        );
+        report.reason = Some("incomplete_chain");
+    }
+    if endpoint.is_some() {
+        report
+            .warnings
+            .extend(notes.iter().map(|n| format!("the server's chain: {n}")));
+    }
+
+    if !out.json && !out.quiet {
+        if let (Some(ep), Some(served)) = (&endpoint, &served) {
+            outln!("  {ep} sends {} certificate(s):", served.len());
+            for (i, s) in served.iter().enumerate() {
+                outln!(
+                    "  {}. {}  (issuer {})",
+                    i + 1,
+                    s["subject"].as_str().unwrap_or_default(),
+                    s["issuer"].as_str().unwrap_or_default()
+                );
+            }
+        }
+        for c in &report.checks {
+            outln!(
+                "{} {:<15} {}",
+                if c.ok { "✓" } else { "✗" },
+                c.name,
+                c.message
+            );
+        }
+        for w in &report.warnings {
+            outln!("! warning         {w}");
+        }
+        outln!("{}", if report.valid { "VALID" } else { "NOT VALID" });
+    }
+    let mut json = serde_json::to_value(&report).expect("reports serialize");
+    if let (Some(ep), Some(served)) = (&endpoint, served) {
+        json["endpoint"] = ep.to_string().into();
+        json["served"] = served.into();
+        json["served_notes"] = notes.into();
+    }
+    out.json(&json);
+    Ok(if report.valid {
+        exit::OK
+    } else {
+        exit::NOT_VALID
+    })
+}
+
+/// A keystore entry's private key (PKCS#8 DER), wiped when dropped.
+type KeyDer = zeroize::Zeroizing<Vec<u8>>;
+
+/// The chain in a file: a PEM/DER bundle, or a keystore's key entry (with its key).
+fn read_chain(
+    file: &Path,
+    password: &dyn Fn() -> Result<Secret>,
+) -> Result<(Vec<CertificateDer<'static>>, Option<KeyDer>)> {
     let bytes = fsx::read(file)?;
-    let (chain, store_key) = match inspect::read_any(file, &bytes, &password)? {
-        Item::Certs(c) => (c, None),
+    match inspect::read_any(file, &bytes, password)? {
+        Item::Certs(c) => Ok((c, None)),
         Item::Store(_, contents) => {
             let Some((_, chain)) = contents.keys.into_iter().next() else {
                 return Err(Error::bad_file(
@@ -91,51 +253,30 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<i32> {
                 return Err(Error::bad_file(file, "its key entry has no certificate"));
             }
             let key = contents.key_pkcs8.into_iter().next();
-            (chain, key)
+            Ok((chain, key))
         }
-        _ => {
-            return Err(Error::bad_file(
-                file,
-                "is not a certificate or keystore (use `minica inspect` to see what it is)",
-            ));
-        }
-    };
-
-    let anchors = anchors(&args, global, &password)?;
-    let key_spki = match (&args.key, store_key) {
-        (Some(k), _) => Some((k.display().to_string(), spki_of_pem(k)?)),
-        (None, Some(pkcs8)) => Some((file.display().to_string(), spki_of_pkcs8(file, &pkcs8)?)),
-        (None, None) => None,
-    };
-    let opts = Options {
-        at,
-        expires_within,
-        host: args.host.clone(),
-        purpose: args.purpose,
-        key_spki,
-    };
-    let report = verify::verify(&chain[0], &chain[1..], &anchors, &opts);
-
-    if !out.json && !out.quiet {
-        for c in &report.checks {
-            println!(
-                "{} {:<15} {}",
-                if c.ok { "✓" } else { "✗" },
-                c.name,
-                c.message
-            );
-        }
-        for w in &report.warnings {
-            println!("! warning         {w}");
-        }
-        println!("{}", if report.valid { "VALID" } else { "NOT VALID" });
+        _ => Err(Error::bad_file(
+            file,
+            "is not a certificate or keystore (use `minica inspect` to see what it is)",
+        )),
     }
-    out.json(&serde_json::to_value(&report).expect("reports serialize"));
-    Ok(if report.valid {
-        exit::OK
-    } else {
-        exit::NOT_VALID
-    })
+}
+
+/// The certificates a server sent, in order, for the report.
+fn served(chain: &[CertificateDer<'_>]) -> Vec<serde_json::Value> {
+    let now = x509::now();
+    chain
+        .iter()
+        .map(|c| match inspect::describe_cert(c, now) {
+            Some(i) => serde_json::json!({
+                "subject": i.subject,
+                "issuer": i.issuer,
+                "not_after": x509::rfc3339(i.not_after),
+                "sha256_fingerprint": i.sha256_fingerprint,
+            }),
+            None => serde_json::json!({ "subject": "(unparsable certificate)", "issuer": "" }),
+        })
+        .collect()
 }
 
 fn anchors(
@@ -230,7 +371,7 @@ fn check_truststore(
                 if i.days_left < 0 {
                     warnings.push(format!(
                         "{} ({}) expired on {}",
-                        t.alias,
+                        escape(&t.alias),
                         i.subject,
                         x509::date(i.not_after)
                     ));
@@ -238,29 +379,30 @@ fn check_truststore(
                 if !i.is_ca {
                     warnings.push(format!(
                         "{} ({}) is not a CA certificate",
-                        t.alias, i.subject
+                        escape(&t.alias),
+                        i.subject
                     ));
                 }
             }
-            serde_json::json!({ "alias": t.alias, "certificate": info })
+            serde_json::json!({ "alias": escape(&t.alias), "certificate": info })
         })
         .collect();
     let valid = problems.is_empty();
     if !out.json && !out.quiet {
         for e in &contents.trusted {
-            println!(
+            outln!(
                 "✓ trusted         {} ({})",
-                e.alias,
-                certs::display_name(&e.cert).unwrap_or_default()
+                escape(&e.alias),
+                escape(&certs::display_name(&e.cert).unwrap_or_default())
             );
         }
         for p in &problems {
-            println!("✗ truststore      {p}");
+            outln!("✗ truststore      {p}");
         }
         for w in &warnings {
-            println!("! warning         {w}");
+            outln!("! warning         {w}");
         }
-        println!("{}", if valid { "VALID" } else { "NOT VALID" });
+        outln!("{}", if valid { "VALID" } else { "NOT VALID" });
     }
     out.json(&serde_json::json!({
         "valid": valid,

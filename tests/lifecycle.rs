@@ -1,0 +1,688 @@
+//! The life of a CA: an intermediate that signs while the root stays
+//! offline, subordinate CAs for other engines, revocation with CRLs, and
+//! renewal, each checked by software minica did not write (openssl verify
+//! with -crl_check, s_client, curl, a JSSE client through the
+//! intermediate).
+
+mod common;
+use common::*;
+
+use std::path::PathBuf;
+
+const LOGIN: &str = "<Body><UserName>alice</UserName><Password>pw</Password></Body>";
+
+fn example(name: &str) -> String {
+    PathBuf::from(BIN)
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// `minica` with the CA passphrase in the environment (for root operations).
+fn with_pass(env: &Env, args: &[&str]) -> Run {
+    let out = std::process::Command::new(BIN)
+        .args(args)
+        .current_dir(env.path())
+        .env("MINICA_CA_DIR", env.ca_dir())
+        .env("MINICA_CA_PASSWORD", "a root passphrase")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        what: format!("minica {}", args.join(" ")),
+    }
+}
+
+fn verify_with_openssl(env: &Env, leaf_dir: &str, extra: &[&str]) -> Run {
+    let chain = std::fs::read_to_string(env.file(&format!("{leaf_dir}/chain.pem"))).unwrap();
+    // Everything after the leaf is untrusted intermediates.
+    let rest = chain
+        .splitn(2, "-----END CERTIFICATE-----\n")
+        .nth(1)
+        .unwrap_or("");
+    std::fs::write(env.file("untrusted.pem"), rest).unwrap();
+    let ca = env.ca_dir().join("ca.pem");
+    let mut args = vec![
+        "verify".to_string(),
+        "-CAfile".into(),
+        ca.to_string_lossy().into_owned(),
+    ];
+    if !rest.is_empty() {
+        args.push("-untrusted".into());
+        args.push(env.s("untrusted.pem"));
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.push(env.s(&format!("{leaf_dir}/cert.pem")));
+    openssl(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+#[test]
+fn an_intermediate_signs_while_the_root_stays_offline() {
+    let env = Env::new();
+    with_pass(
+        &env,
+        &[
+            "init",
+            "--encrypt",
+            "--permit",
+            ".test",
+            "--permit",
+            "localhost",
+            "--permit",
+            "127.0.0.0/8",
+        ],
+    )
+    .ok();
+    // Making the intermediate needs the root's passphrase...
+    env.minica(&["ca", "intermediate", "daily"]).fails_with(2);
+    let r = with_pass(&env, &["ca", "intermediate", "daily"]).ok();
+    assert!(
+        r.stdout.contains("Leaves are now signed by daily"),
+        "{}",
+        r.stdout
+    );
+    // ...issuing never does: no passphrase is given here.
+    env.minica(&["issue", "localhost", "127.0.0.1"]).ok();
+    let chain = std::fs::read_to_string(env.file("localhost/chain.pem")).unwrap();
+    assert_eq!(
+        chain.matches("BEGIN CERTIFICATE").count(),
+        2,
+        "leaf + intermediate"
+    );
+    assert_eq!(
+        std::fs::read(env.file("localhost/ca.pem")).unwrap(),
+        std::fs::read(env.ca_dir().join("ca.pem")).unwrap(),
+        "ca.pem is the root"
+    );
+    verify_with_openssl(&env, "localhost", &["-purpose", "sslserver"]).ok();
+    // Without the intermediate, openssl cannot build the path.
+    let r = openssl(&[
+        "verify",
+        "-CAfile",
+        &env.ca_dir().join("ca.pem").to_string_lossy(),
+        &env.s("localhost/cert.pem"),
+    ]);
+    assert_ne!(r.code, 0);
+    // minica verify agrees, and explains the intermediate.
+    let v = env
+        .minica(&[
+            "verify",
+            "localhost/chain.pem",
+            "--host",
+            "localhost",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(v["valid"], true, "{v}");
+    // The intermediate inherited the root's name constraints.
+    let text = x509_text(&env.ca_dir().join("issuers/daily/cert.pem"));
+    assert!(
+        text.contains("DNS:.test") && text.contains("CA:TRUE, pathlen:0"),
+        "{text}"
+    );
+    env.minica(&["issue", "evil.example"])
+        .fails_with(2)
+        .one_sentence_naming("evil.example");
+
+    // A real TLS handshake through the intermediate: the example server
+    // presents chain.pem; openssl s_client, curl, the JSSE client and the
+    // example client trust the root alone.
+    std::fs::write(env.file("pw"), "changeit\n").unwrap();
+    env.minica(&["truststore", "--out", "ts.p12", "--password-file", "pw"])
+        .ok();
+    let mut server = Background::spawn(
+        &example("tls_server"),
+        &[
+            "--cert",
+            &env.s("localhost/chain.pem"),
+            "--key",
+            &env.s("localhost/key.pem"),
+            "--port",
+            "0",
+        ],
+    );
+    let port = server
+        .read_until("listening on 127.0.0.1:")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let root = env.ca_dir().join("ca.pem").to_string_lossy().into_owned();
+    let r = run_with_input(
+        "openssl",
+        &[
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-servername",
+            "localhost",
+            "-verify_return_error",
+            "-verify_hostname",
+            "localhost",
+            "-CAfile",
+            &root,
+        ],
+        format!("{LOGIN}\n").as_bytes(),
+    );
+    assert!(r.stdout.contains("Verify return code: 0 (ok)"), "{r:?}");
+    let r = run(
+        "curl",
+        &[
+            "-sS",
+            "--cacert",
+            &root,
+            "--resolve",
+            &format!("localhost:{port}:127.0.0.1"),
+            "--data-binary",
+            LOGIN,
+            &format!("https://localhost:{port}/"),
+        ],
+    )
+    .ok();
+    assert!(r.stdout.contains("<Status>OK</Status>"), "{r:?}");
+    let r = java(&[
+        "client",
+        "-",
+        &env.s("ts.p12"),
+        &env.s("pw"),
+        "localhost",
+        &port,
+        LOGIN,
+    ])
+    .ok();
+    assert!(r.stdout.contains("<Status>OK</Status>"), "{r:?}");
+    let r = run(
+        &example("tls_client"),
+        &[
+            "--ca",
+            &root,
+            "--host",
+            "localhost",
+            "--port",
+            &port,
+            "--user",
+            "alice",
+        ],
+    )
+    .ok();
+    assert!(r.stdout.contains("<Status>OK</Status>"), "{r:?}");
+    drop(server);
+}
+
+#[test]
+fn java_refuses_a_forged_leaf_outside_the_intermediates_constraints() {
+    let env = Env::new();
+    env.minica(&["init", "--permit", "localhost", "--permit", "127.0.0.0/8"])
+        .ok();
+    env.minica(&["ca", "intermediate", "daily"]).ok();
+    // A leaf for evil.example forged with the intermediate's key, as a
+    // thief of that key would: minica would refuse to sign it.
+    let d = env.file("forged");
+    std::fs::create_dir(&d).unwrap();
+    let key = d.join("key.pem");
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        key.to_str().unwrap(),
+    ])
+    .ok();
+    let csr = d.join("csr.pem");
+    openssl(&[
+        "req",
+        "-new",
+        "-key",
+        key.to_str().unwrap(),
+        "-subj",
+        "/CN=evil.example",
+        "-out",
+        csr.to_str().unwrap(),
+    ])
+    .ok();
+    std::fs::write(d.join("ext"), "subjectAltName=DNS:evil.example\nextendedKeyUsage=serverAuth\nbasicConstraints=critical,CA:FALSE\n").unwrap();
+    let idir = env.ca_dir().join("issuers/daily");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        csr.to_str().unwrap(),
+        "-CA",
+        &idir.join("cert.pem").to_string_lossy(),
+        "-CAkey",
+        &idir.join("key.pem").to_string_lossy(),
+        "-CAcreateserial",
+        "-days",
+        "30",
+        "-extfile",
+        &d.join("ext").to_string_lossy(),
+        "-out",
+        &d.join("cert.pem").to_string_lossy(),
+    ])
+    .ok();
+    let mut chain = std::fs::read_to_string(d.join("cert.pem")).unwrap();
+    chain.push_str(&std::fs::read_to_string(idir.join("cert.pem")).unwrap());
+    std::fs::write(d.join("chain.pem"), chain).unwrap();
+    // OpenSSL refuses it.
+    let r = verify_with_openssl(&env, "forged", &[]);
+    assert_ne!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("subtree violation"), "{r:?}");
+    // And so does Java's PKIX, which would not have enforced the same
+    // constraints had they been on the trust anchor alone.
+    std::fs::write(env.file("pw"), "changeit\n").unwrap();
+    env.minica(&["truststore", "--out", "ts.p12", "--password-file", "pw"])
+        .ok();
+    let mut server = Background::spawn(
+        &example("tls_server"),
+        &[
+            "--cert",
+            &d.join("chain.pem").to_string_lossy(),
+            "--key",
+            key.to_str().unwrap(),
+            "--port",
+            "0",
+        ],
+    );
+    let port = server
+        .read_until("listening on 127.0.0.1:")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let r = java(&[
+        "client",
+        "-",
+        &env.s("ts.p12"),
+        &env.s("pw"),
+        "evil.example",
+        &port,
+        LOGIN,
+    ]);
+    assert!(
+        !r.stdout.contains("<Status>OK</Status>"),
+        "Java accepted a forged leaf: {r:?}"
+    );
+    drop(server);
+}
+
+#[test]
+fn a_root_without_room_refuses_an_intermediate_with_the_fix() {
+    let env = Env::new();
+    std::fs::write(env.file("ca.toml"), "[ca]\npath_len = 0\n").unwrap();
+    env.minica(&["init", "--config", "ca.toml"]).ok();
+    let before = snapshot(env.path());
+    env.minica(&["ca", "intermediate", "daily"])
+        .fails_with(2)
+        .one_sentence_naming("pathLenConstraint 0");
+    assert_eq!(before, snapshot(env.path()));
+}
+
+#[test]
+fn revoked_leaves_are_refused_by_openssl_and_minica_with_the_crl() {
+    let env = Env::new();
+    env.minica(&["init"]).ok();
+    env.minica(&["ca", "intermediate", "daily"]).ok();
+    env.minica(&["issue", "good.test"]).ok();
+    env.minica(&["issue", "bad.test"]).ok();
+    let r = env
+        .minica(&["revoke", "bad.test", "--reason", "keyCompromise"])
+        .ok();
+    assert!(
+        r.stdout.contains("minica crl --issuer daily"),
+        "{}",
+        r.stdout
+    );
+    // Revoking twice is revoking once.
+    env.minica(&["revoke", "bad.test"]).fails_with(2);
+    env.minica(&["crl", "--out", "daily.crl"]).ok();
+    env.minica(&["crl", "--root", "--out", "root.crl"]).ok();
+    let crl = env.s("daily.crl");
+    let text = openssl(&["crl", "-in", &crl, "-noout", "-text"])
+        .ok()
+        .stdout;
+    assert!(
+        text.contains("Key Compromise") && text.contains("CRL Number"),
+        "{text}"
+    );
+    assert!(text.contains("Authority Key Identifier"), "{text}");
+    // The CRL verifies against the intermediate.
+    openssl(&[
+        "crl",
+        "-in",
+        &crl,
+        "-noout",
+        "-CAfile",
+        &env.ca_dir()
+            .join("issuers/daily/cert.pem")
+            .to_string_lossy(),
+    ])
+    .ok();
+
+    verify_with_openssl(&env, "good.test", &["-crl_check", "-CRLfile", &crl]).ok();
+    let r = verify_with_openssl(&env, "bad.test", &["-crl_check", "-CRLfile", &crl]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stdout.contains("certificate revoked") || r.stderr.contains("certificate revoked"),
+        "{r:?}"
+    );
+    // Every level: the root's CRL for the intermediate too.
+    verify_with_openssl(
+        &env,
+        "good.test",
+        &[
+            "-crl_check_all",
+            "-CRLfile",
+            &crl,
+            "-CRLfile",
+            &env.s("root.crl"),
+        ],
+    )
+    .ok();
+    let r = verify_with_openssl(&env, "good.test", &["-crl_check_all", "-CRLfile", &crl]);
+    assert_ne!(
+        r.code, 0,
+        "without the root's CRL -crl_check_all cannot pass: {r:?}"
+    );
+
+    // minica verify --crl says the same.
+    let v = env
+        .minica(&[
+            "verify",
+            "bad.test/chain.pem",
+            "--crl",
+            "daily.crl",
+            "--crl",
+            "root.crl",
+            "--json",
+        ])
+        .json();
+    assert_eq!(v["valid"], false, "{v}");
+    assert_eq!(v["reason"], "revoked", "{v}");
+    let v = env
+        .minica(&[
+            "verify",
+            "good.test/chain.pem",
+            "--crl",
+            "daily.crl",
+            "--crl",
+            "root.crl",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(v["valid"], true, "{v}");
+    // list shows it.
+    let l = env.minica(&["list", "--json"]).ok().json();
+    let bad = l["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["names"][0] == "bad.test")
+        .unwrap()
+        .clone();
+    assert_eq!(bad["revoked"]["reason"], "keyCompromise", "{bad}");
+
+    // Revoking the intermediate goes into the root's CRL.
+    env.minica(&["revoke", "daily", "--reason", "cACompromise"])
+        .ok();
+    env.minica(&["crl", "--root", "--out", "root.crl"]).ok();
+    let r = verify_with_openssl(
+        &env,
+        "good.test",
+        &[
+            "-crl_check_all",
+            "-CRLfile",
+            &crl,
+            "-CRLfile",
+            &env.s("root.crl"),
+        ],
+    );
+    assert_ne!(r.code, 0, "{r:?}");
+}
+
+#[test]
+fn subordinate_cas_for_other_engines_only_when_policy_allows() {
+    let env = Env::new();
+    env.minica(&["init", "--permit", ".corp.test"]).ok();
+    let key = env.s("sub.key");
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        &key,
+    ])
+    .ok();
+    openssl(&[
+        "req",
+        "-new",
+        "-key",
+        &key,
+        "-subj",
+        "/CN=Vault Issuing CA/O=Corp",
+        "-out",
+        &env.s("sub.csr"),
+    ])
+    .ok();
+    let before = snapshot(env.path());
+    env.minica(&["issue", "--csr", "sub.csr", "--ca", "--out", "sub"])
+        .fails_with(2)
+        .one_sentence_naming("sign_sub_ca");
+    assert_eq!(before, snapshot(env.path()));
+    let cfg = env.ca_dir().join("ca.toml");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains("sign_sub_ca = false"), "{text}");
+    text = text.replace("sign_sub_ca = false", "sign_sub_ca = true");
+    std::fs::write(&cfg, text).unwrap();
+    // Constraints wider than the root's are refused; narrower ones are written.
+    env.minica(&[
+        "issue",
+        "--csr",
+        "sub.csr",
+        "--ca",
+        "--out",
+        "sub",
+        "--permit",
+        ".other.test",
+    ])
+    .fails_with(2);
+    env.minica(&[
+        "issue",
+        "--csr",
+        "sub.csr",
+        "--ca",
+        "--out",
+        "sub",
+        "--permit",
+        ".vault.corp.test",
+    ])
+    .ok();
+    let t = x509_text(&env.file("sub/cert.pem"));
+    assert!(
+        t.contains("CA:TRUE, pathlen:0")
+            && t.contains("DNS:.vault.corp.test")
+            && t.contains("CN = Vault Issuing CA"),
+        "{t}"
+    );
+    // The engine signs a leaf with it; openssl accepts the chain to the minica root.
+    std::fs::write(
+        env.file("leaf.ext"),
+        "subjectAltName=DNS:app.vault.corp.test\nbasicConstraints=critical,CA:FALSE\n",
+    )
+    .unwrap();
+    let lkey = env.s("leaf.key");
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        &lkey,
+    ])
+    .ok();
+    openssl(&[
+        "req",
+        "-new",
+        "-key",
+        &lkey,
+        "-subj",
+        "/CN=app.vault.corp.test",
+        "-out",
+        &env.s("leaf.csr"),
+    ])
+    .ok();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &env.s("leaf.csr"),
+        "-CA",
+        &env.s("sub/cert.pem"),
+        "-CAkey",
+        &key,
+        "-CAcreateserial",
+        "-days",
+        "30",
+        "-extfile",
+        &env.s("leaf.ext"),
+        "-out",
+        &env.s("leaf.pem"),
+    ])
+    .ok();
+    openssl(&[
+        "verify",
+        "-CAfile",
+        &env.ca_dir().join("ca.pem").to_string_lossy(),
+        "-untrusted",
+        &env.s("sub/cert.pem"),
+        &env.s("leaf.pem"),
+    ])
+    .ok();
+}
+
+#[test]
+fn renewal_keeps_names_and_key_and_needs_renewal_says_when() {
+    let env = Env::new();
+    env.minica(&["init"]).ok();
+    env.minica(&["issue", "app.test", "127.0.0.1", "--days", "90"])
+        .ok();
+    let pubkey = |p: &str| {
+        openssl(&["x509", "-in", &env.s(p), "-noout", "-pubkey"])
+            .ok()
+            .stdout
+    };
+    let serial = |p: &str| {
+        openssl(&["x509", "-in", &env.s(p), "-noout", "-serial"])
+            .ok()
+            .stdout
+    };
+    let (k0, s0) = (pubkey("app.test/cert.pem"), serial("app.test/cert.pem"));
+    // A fresh 90-day certificate: not due at 2/3 of its life, due within 100 days.
+    env.minica(&["needs-renewal", "app.test/cert.pem"])
+        .fails_with(1);
+    env.minica(&["needs-renewal", "app.test/cert.pem", "--within", "100d"])
+        .ok();
+    env.minica(&["needs-renewal", "app.test/cert.pem", "--at", "0%"])
+        .ok();
+    env.minica(&["needs-renewal", "app.test/cert.pem", "--at", "7/3"])
+        .fails_with(2);
+
+    env.minica(&["renew", "app.test"]).ok();
+    assert_ne!(serial("app.test/cert.pem"), s0);
+    assert_eq!(
+        pubkey("app.test/cert.pem"),
+        k0,
+        "the key stays without --rekey"
+    );
+    let t = x509_text(&env.file("app.test/cert.pem"));
+    assert!(
+        t.contains("DNS:app.test") && t.contains("IP Address:127.0.0.1"),
+        "{t}"
+    );
+    openssl(&[
+        "verify",
+        "-CAfile",
+        &env.s("app.test/ca.pem"),
+        &env.s("app.test/cert.pem"),
+    ])
+    .ok();
+    openssl(&[
+        "x509",
+        "-in",
+        &env.s("app.test/cert.pem"),
+        "-noout",
+        "-checkend",
+        &(89 * 86400).to_string(),
+    ])
+    .ok();
+    let r = openssl(&[
+        "x509",
+        "-in",
+        &env.s("app.test/cert.pem"),
+        "-noout",
+        "-checkend",
+        &(91 * 86400).to_string(),
+    ]);
+    assert_ne!(r.code, 0, "the same 90-day lifetime");
+    env.minica(&["renew", "app.test", "--rekey"]).ok();
+    assert_ne!(pubkey("app.test/cert.pem"), k0, "--rekey makes a new key");
+    openssl(&[
+        "verify",
+        "-CAfile",
+        &env.s("app.test/ca.pem"),
+        &env.s("app.test/cert.pem"),
+    ])
+    .ok();
+    // The key file matches the certificate.
+    let kp = openssl(&["pkey", "-in", &env.s("app.test/key.pem"), "-pubout"])
+        .ok()
+        .stdout;
+    assert_eq!(kp, pubkey("app.test/cert.pem"));
+    // The record: the old ones are "replaced", the newest present.
+    let l = env.minica(&["list", "--json"]).ok().json();
+    let entries = l["certificates"].as_array().unwrap();
+    assert_eq!(entries.len(), 3);
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e["files_status"]["status"] == "present")
+            .count(),
+        1
+    );
+
+    // --expiring renews what expires in time, and nothing else.
+    env.minica(&["issue", "long.test", "--days", "300"]).ok();
+    let s_long = serial("long.test/cert.pem");
+    let r = env
+        .minica(&["renew", "--expiring", "100d", "--json"])
+        .ok()
+        .json();
+    assert_eq!(r["renewed"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(serial("long.test/cert.pem"), s_long);
+    let l = env
+        .minica(&["list", "--expiring", "100d", "--json"])
+        .ok()
+        .json();
+    assert!(
+        l["certificates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["names"][0] == "app.test"),
+        "{l}"
+    );
+    let r = env.minica(&["renew", "--expiring", "1d"]).ok();
+    assert!(r.stdout.contains("Nothing to renew"), "{}", r.stdout);
+}
