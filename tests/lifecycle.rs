@@ -43,9 +43,11 @@ fn verify_with_openssl(env: &Env, leaf_dir: &str, extra: &[&str]) -> Run {
     let chain = std::fs::read_to_string(env.file(&format!("{leaf_dir}/chain.pem"))).unwrap();
     // Everything after the leaf is untrusted intermediates.
     let rest = chain
-        .splitn(2, "-----END CERTIFICATE-----\n")
-        .nth(1)
-        .unwrap_or("");
+        .split_once(
+            "-----END CERTIFICATE-----
+",
+        )
+        .map_or("", |(_, rest)| rest);
     std::fs::write(env.file("untrusted.pem"), rest).unwrap();
     let ca = env.ca_dir().join("ca.pem");
     let mut args = vec![
