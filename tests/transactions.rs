@@ -342,7 +342,11 @@ fn outputs_are_checked_before_anything_is_signed() {
     let env = Env::new();
     env.minica(&["init"]).ok();
     env.minica(&["csr", "svc.test", "--out", "svc"]).ok();
-    std::fs::write(env.file("svc/truststore.p12"), "mine").unwrap();
+    // No --out: the output directory comes from the CSR's names, known only
+    // once it is read; the truststore there must still stop the command
+    // before anything is signed or recorded.
+    std::fs::create_dir(env.file("svc.test")).unwrap();
+    std::fs::write(env.file("svc.test/truststore.p12"), "mine").unwrap();
     std::fs::write(env.file("pw"), "changeit\n").unwrap();
     let record = env.ca_dir().join("issued.jsonl");
     let before = std::fs::read(&record).unwrap_or_default();
@@ -351,8 +355,6 @@ fn outputs_are_checked_before_anything_is_signed() {
         "issue",
         "--csr",
         "svc/csr.pem",
-        "--out",
-        "svc",
         "--truststore",
         "--password-file",
         "pw",
