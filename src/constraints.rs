@@ -147,7 +147,7 @@ impl Permit {
     /// encode (see `Constraints::to_custom_extension`).
     fn to_subtree(&self) -> Option<GeneralSubtree> {
         Some(match self {
-            Permit::Dns(d) => GeneralSubtree::DnsName(d.clone()),
+            Permit::Dns(d) => GeneralSubtree::DnsName(dns_constraint(d).to_string()),
             Permit::Ip(ip, len) => {
                 GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(*ip, *len))
             }
@@ -159,7 +159,7 @@ impl Permit {
     /// The GeneralName of this subtree's base, DER.
     fn general_name_der(&self) -> Vec<u8> {
         match self {
-            Permit::Dns(d) => tlv(0x82, d.as_bytes()),
+            Permit::Dns(d) => tlv(0x82, dns_constraint(d).as_bytes()),
             Permit::Email(e) => tlv(0x81, e.as_bytes()),
             Permit::Uri { host, .. } => tlv(0x86, host.as_bytes()),
             Permit::Ip(ip, len) => {
@@ -220,6 +220,16 @@ fn host_matches(constraint: &str, host: &str) -> bool {
     } else {
         h == c
     }
+}
+
+/// A DNS name constraint as written into a certificate: without a leading
+/// dot. RFC 5280 4.2.1.10 gives the dot a meaning only for URI and email
+/// constraints; for DNS names "test" already means "test and every name
+/// below it", pkilint flags ".test" as an error, and pyca/cryptography
+/// refuses a whole chain that carries it. minica still refuses the bare
+/// name itself at issuance when the permit was ".test".
+fn dns_constraint(d: &str) -> &str {
+    d.trim_start_matches('.')
 }
 
 fn mask(ip: IpAddr, len: u8) -> IpAddr {
@@ -570,7 +580,15 @@ mod tests {
         };
         let (ea, eb) = (ext(ca.der()), ext(cb.der()));
         assert_eq!(ea, eb, "same DER as rcgen writes");
-        assert_eq!(ea.2, cs);
+        // ".test" is written "test" (RFC 5280 4.2.1.10: no leading dot for DNS).
+        assert_eq!(
+            ea.2,
+            c(&["test", "localhost", "10.0.0.0/8", "::1/128", "@corp.test"])
+        );
+        assert!(
+            ea.1.windows(6).any(|w| w == b"\x82\x04test"),
+            "dNSName \"test\""
+        );
         let with_uri = c(&["spiffe://cluster.test"]);
         let mut u = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         u.custom_extensions

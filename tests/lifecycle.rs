@@ -126,7 +126,7 @@ fn an_intermediate_signs_while_the_root_stays_offline() {
     // The intermediate inherited the root's name constraints.
     let text = x509_text(&env.ca_dir().join("issuers/daily/cert.pem"));
     assert!(
-        text.contains("DNS:.test") && text.contains("CA:TRUE, pathlen:0"),
+        text.contains("DNS:test") && text.contains("CA:TRUE, pathlen:0"),
         "{text}"
     );
     env.minica(&["issue", "evil.example"])
@@ -513,7 +513,7 @@ fn subordinate_cas_for_other_engines_only_when_policy_allows() {
     let t = x509_text(&env.file("sub/cert.pem"));
     assert!(
         t.contains("CA:TRUE, pathlen:0")
-            && t.contains("DNS:.vault.corp.test")
+            && t.contains("DNS:vault.corp.test")
             && t.contains("CN = Vault Issuing CA"),
         "{t}"
     );
@@ -687,4 +687,73 @@ fn renewal_keeps_names_and_key_and_needs_renewal_says_when() {
     );
     let r = env.minica(&["renew", "--expiring", "1d"]).ok();
     assert!(r.stdout.contains("Nothing to renew"), "{}", r.stdout);
+}
+
+/// pkilint (RFC 5280 profile) finds no error in the CRLs and the
+/// intermediate minica makes, and pyca/cryptography, which refuses a whole
+/// chain carrying a DNS constraint with a leading dot, accepts a leaf under
+/// a `--permit .corp.test` intermediate. Not checked, on purpose: pkilint's
+/// CA/Browser Forum profile (subscriber CRLs of at most 10 days, a public-CA
+/// rule), and pkilint's domain syntax check, which refuses a single-label
+/// constraint such as `test` (valid RFC 1034 syntax, and what a local CA
+/// for `.test` needs).
+#[test]
+fn pkilint_is_clean_and_pyca_accepts_the_constrained_chain() {
+    let env = Env::new();
+    env.minica(&["init", "--permit", ".corp.test"]).ok();
+    env.minica(&["ca", "intermediate", "daily"]).ok();
+    env.minica(&["issue", "app.corp.test"]).ok();
+    env.minica(&["revoke", "app.corp.test", "--reason", "superseded"])
+        .ok();
+    env.minica(&["crl", "--out", "daily.crl"]).ok();
+    env.minica(&["crl", "--root", "--out", "root.crl"]).ok();
+    for (kind, file) in [("CRL", "daily.crl"), ("ARL", "root.crl")] {
+        let r = run(
+            "lint_crl",
+            &[
+                "lint",
+                "-t",
+                kind,
+                "-p",
+                "PKIX",
+                "-s",
+                "WARNING",
+                &env.s(file),
+            ],
+        );
+        assert_eq!(r.code, 0, "{file}: {r:?}");
+        assert!(r.stdout.trim().is_empty(), "{file}: {}", r.stdout);
+    }
+    for cert in [
+        "ca/ca.pem",
+        "ca/issuers/daily/cert.pem",
+        "app.corp.test/cert.pem",
+    ] {
+        let r = run("lint_pkix_cert", &["lint", "-s", "WARNING", &env.s(cert)]);
+        assert!(
+            !r.stdout.contains("(ERROR)") && !r.stdout.contains("(FATAL)"),
+            "{cert}: {}",
+            r.stdout
+        );
+    }
+    let text = x509_text(&env.ca_dir().join("issuers/daily/cert.pem"));
+    assert!(
+        text.contains("DNS:corp.test") && !text.contains("DNS:.corp.test"),
+        "{text}"
+    );
+    let script = format!(
+        r#"
+from cryptography import x509
+from cryptography.x509.verification import PolicyBuilder, Store
+root = x509.load_pem_x509_certificate(open({root:?}, "rb").read())
+chain = x509.load_pem_x509_certificates(open({chain:?}, "rb").read())
+v = PolicyBuilder().store(Store([root])).build_server_verifier(x509.DNSName("app.corp.test"))
+v.verify(chain[0], chain[1:])
+print("VERIFIED")
+"#,
+        root = env.ca_dir().join("ca.pem").to_string_lossy(),
+        chain = env.s("app.corp.test/chain.pem"),
+    );
+    let r = run("python3", &["-c", &script]).ok();
+    assert!(r.stdout.contains("VERIFIED"), "{r:?}");
 }

@@ -814,7 +814,7 @@ fn inspect_describes_without_secrets() {
     assert_eq!(root["certificates"][0]["is_ca"], true);
     assert_eq!(
         root["certificates"][0]["name_constraints_permitted"],
-        serde_json::json!(["DNS:.test", "IP:10.0.0.0/8"])
+        serde_json::json!(["DNS:test", "IP:10.0.0.0/8"])
     );
     // A key: its type and public fingerprint, never the private part.
     let key = std::fs::read_to_string(env.file("web.test/key.pem")).unwrap();
