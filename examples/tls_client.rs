@@ -57,6 +57,10 @@ struct Args {
     /// TLS 1.2 only
     #[arg(long)]
     tls12: bool,
+    /// Check the server's chain against this CRL (PEM); repeatable: give one
+    /// per CA of the path, or the handshake fails as "status unknown"
+    #[arg(long)]
+    crl: Vec<PathBuf>,
 }
 
 fn login_password(args: &Args) -> Fallible<String> {
@@ -71,8 +75,28 @@ fn run(args: &Args) -> Fallible<String> {
     let roots = load_roots(&args.ca, args.store_password_file.as_ref())?;
     let builder = ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(versions(args.tls12))
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots);
+        .map_err(|e| e.to_string())?;
+    let builder = if args.crl.is_empty() {
+        builder.with_root_certificates(roots)
+    } else {
+        use rustls_pki_types::CertificateRevocationListDer;
+        use rustls_pki_types::pem::PemObject;
+        let mut crls = Vec::new();
+        for f in &args.crl {
+            let bytes = std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()))?;
+            for c in CertificateRevocationListDer::pem_slice_iter(&bytes) {
+                crls.push(c.map_err(|e| format!("{}: {e}", f.display()))?);
+            }
+        }
+        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider(),
+        )
+        .with_crls(crls)
+        .build()
+        .map_err(|e| e.to_string())?;
+        builder.with_webpki_verifier(verifier)
+    };
     let config = match &args.cert {
         Some(cert) => {
             let (chain, key) =

@@ -349,11 +349,23 @@ impl Constraints {
         w
     }
 
-    /// Adds the schemes of ca.toml's `permit` list to URI constraints read
-    /// from the certificate (which holds hosts only), so that minica
-    /// refuses `https://cluster.test` under `spiffe://cluster.test`.
+    /// Restores what ca.toml's `permit` list says and the certificate cannot:
+    /// the schemes of URI constraints (it holds hosts only), so that minica
+    /// refuses `https://cluster.test` under `spiffe://cluster.test`, and the
+    /// "below only" dot of DNS constraints.
     pub fn with_schemes(mut self, permits: &[String]) -> Constraints {
         for p in &mut self.permitted {
+            // A DNS constraint is written without its dot (see
+            // `dns_constraint`); "below only" is what the CA was asked for.
+            if let Permit::Dns(d) = p
+                && !d.starts_with('.')
+                && permits
+                    .iter()
+                    .any(|q| q.strip_prefix('.') == Some(d.as_str()))
+                && !permits.iter().any(|q| q == d)
+            {
+                *d = format!(".{d}");
+            }
             if let Permit::Uri { scheme, host } = p
                 && scheme.is_none()
             {

@@ -757,3 +757,59 @@ print("VERIFIED")
     let r = run("python3", &["-c", &script]).ok();
     assert!(r.stdout.contains("VERIFIED"), "{r:?}");
 }
+
+/// rustls (the example client, with `--crl`) refuses the handshake with a
+/// server whose certificate is revoked, and completes it with one that is
+/// not: both under an intermediate, both CRLs given.
+#[test]
+fn rustls_refuses_a_revoked_server_with_the_crls() {
+    let env = Env::new();
+    env.minica(&["init"]).ok();
+    env.minica(&["ca", "intermediate", "daily"]).ok();
+    env.minica(&["issue", "good.test"]).ok();
+    env.minica(&["issue", "bad.test"]).ok();
+    env.minica(&["revoke", "bad.test", "--reason", "keyCompromise"])
+        .ok();
+    env.minica(&["crl", "--out", "daily.crl"]).ok();
+    env.minica(&["crl", "--root", "--out", "root.crl"]).ok();
+    let root = env.ca_dir().join("ca.pem").to_string_lossy().into_owned();
+    for (name, revoked) in [("good.test", false), ("bad.test", true)] {
+        let mut server = Background::spawn(
+            &example("tls_server"),
+            &[
+                "--cert",
+                &env.s(&format!("{name}/chain.pem")),
+                "--key",
+                &env.s(&format!("{name}/key.pem")),
+                "--port",
+                "0",
+            ],
+        );
+        let port = server
+            .read_until("listening on 127.0.0.1:")
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string();
+        let client = |crls: &[&str]| {
+            let mut a = vec!["--ca", &root, "--host", name, "--port", &port];
+            for c in crls {
+                a.push("--crl");
+                a.push(c);
+            }
+            run(&example("tls_client"), &a)
+        };
+        // Without the CRLs, both handshakes succeed: the refusal below is revocation.
+        let r = client(&[]);
+        assert!(r.stdout.contains("<Status>OK</Status>"), "{name}: {r:?}");
+        let (d, rt) = (env.s("daily.crl"), env.s("root.crl"));
+        let r = client(&[&d, &rt]);
+        if revoked {
+            assert_ne!(r.code, 0, "{name}: {r:?}");
+            assert!(r.stderr.contains("Revoked"), "{name}: {r:?}");
+        } else {
+            assert!(r.stdout.contains("<Status>OK</Status>"), "{name}: {r:?}");
+        }
+        drop(server);
+    }
+}
