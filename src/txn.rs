@@ -422,9 +422,20 @@ fn new_id() -> Result<String> {
     Ok(crate::x509::hex(&b))
 }
 
+/// Writes the journal atomically. Only the commit must be durable: a
+/// `prepared` journal lost with a power cut leaves hidden temporary files
+/// behind, never a change half made, and a kill does not lose it (the page
+/// cache survives the process), so it is not flushed.
 fn write_journal(path: &Path, journal: &Journal) -> Result<()> {
     let bytes = serde_json::to_vec(journal).expect("journals serialize");
-    fsx::stage(path, &bytes, fsx::PRIVATE)?.commit(true)
+    match journal.state {
+        State::Committed => fsx::stage(path, &bytes, fsx::PRIVATE)?.commit(true),
+        State::Prepared => fsx::write_all_with(
+            &[(path.to_path_buf(), bytes, fsx::PRIVATE)],
+            true,
+            fsx::Durability::Deferred,
+        ),
+    }
 }
 
 fn remove_journal(path: Option<&Path>) {
