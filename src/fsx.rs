@@ -265,6 +265,18 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Runs `f` on every item, the items split into one run per core: for
+/// thousands of small files (a batch), where a thread per item would cost
+/// more than it saves. The first error is returned.
+pub fn for_each_chunked<T: Sync>(items: &[T], f: impl Fn(&T) -> Result<()> + Sync) -> Result<()> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if items.len() < 16 || cores < 2 {
+        return items.iter().try_for_each(&f);
+    }
+    let chunks: Vec<&[T]> = items.chunks(items.len().div_ceil(cores)).collect();
+    for_each_parallel(&chunks, true, |chunk| chunk.iter().try_for_each(&f))
+}
+
 /// Runs `f` on every item, on threads when `parallel` and there are several,
 /// and returns the first error. A thread that cannot be started (a pids
 /// limit) is not an error: its item runs on this thread instead.

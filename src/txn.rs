@@ -309,8 +309,23 @@ impl Plan {
 pub fn check_outputs(targets: &[(PathBuf, Replace)]) -> Result<Vec<PathBuf>> {
     let mut seen = std::collections::HashMap::with_capacity(targets.len());
     let mut resolved = Vec::with_capacity(targets.len());
+    // A batch writes four files into each of thousands of directories:
+    // resolve each directory once.
+    let mut dirs: std::collections::HashMap<PathBuf, PathBuf> = std::collections::HashMap::new();
     for (path, replace) in targets {
-        let r = resolve(path)?;
+        let abs = std::path::absolute(path).map_err(|e| Error::io("resolve", path, e))?;
+        let (Some(parent), Some(name)) = (abs.parent(), abs.file_name()) else {
+            return Err(Error::bad_file(path, "is not a file name"));
+        };
+        let dir = match dirs.get(parent) {
+            Some(d) => d.clone(),
+            None => {
+                let d = resolve_dir(parent)?;
+                dirs.insert(parent.to_path_buf(), d.clone());
+                d
+            }
+        };
+        let r = dir.join(name);
         if let Some(first) = seen.insert(r.clone(), path) {
             return Err(Error::usage(format!(
                 "{} and {} are the same file: two outputs of one command cannot share a path; give them different names or directories",
@@ -488,9 +503,11 @@ fn stage(journal: &Journal, outputs: &[Output], durability: fsx::Durability) -> 
         .collect();
     // Each fsync waits for the journal of the file system; run together,
     // ext4 commits them at once, so four files cost about one wait.
-    fsx::for_each_parallel(&pairs, durability == fsx::Durability::Now, |p| {
-        write_one(*p)
-    })?;
+    // A batch's thousands of files are written on every core instead.
+    match durability {
+        fsx::Durability::Now => fsx::for_each_parallel(&pairs, true, |p| write_one(*p))?,
+        fsx::Durability::Deferred => fsx::for_each_chunked(&pairs, |p| write_one(*p))?,
+    }
     sync_dirs(
         journal
             .ops
@@ -518,9 +535,9 @@ fn sync_dirs<'a>(files: impl Iterator<Item = &'a Path>, durability: fsx::Durabil
 
 /// Renames every staged file into place, then appends the record lines.
 fn apply(journal: &Journal, durability: fsx::Durability) -> Result<()> {
-    for op in &journal.ops {
+    let rename = |op: &Op| -> Result<()> {
         if op.moves && op.tmp.symlink_metadata().is_err() {
-            continue; // nothing to move aside
+            return Ok(()); // nothing to move aside
         }
         let r = match op.replace {
             Replace::Allowed => fs::rename(&op.tmp, &op.dest),
@@ -532,8 +549,13 @@ fn apply(journal: &Journal, durability: fsx::Durability) -> Result<()> {
                 hint: Some("another program created it meanwhile".into()),
             },
             _ => Error::io("write", &op.dest, e),
-        })?;
-    }
+        })
+    };
+    // What is moved aside goes first (init --force); the writes are
+    // independent of each other, and `undo` puts back any subset.
+    let (moves, writes): (Vec<&Op>, Vec<&Op>) = journal.ops.iter().partition(|o| o.moves);
+    moves.into_iter().try_for_each(rename)?;
+    fsx::for_each_chunked(&writes, |op| rename(op))?;
     sync_dirs(journal.ops.iter().map(|o| o.dest.as_path()), durability)?;
     if let Some(dir) = &journal.record_dir
         && !journal.record.is_empty()
