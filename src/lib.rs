@@ -21,6 +21,7 @@ pub mod policy;
 pub mod profile;
 pub mod record;
 pub mod stores;
+pub mod trust;
 pub mod txn;
 pub mod verify;
 pub mod x509;

@@ -15,6 +15,7 @@ mod issue;
 mod keystore;
 mod list;
 mod stores;
+mod trust;
 mod truststore;
 mod verify;
 
@@ -77,6 +78,8 @@ pub enum Command {
     Csr(csr::Args),
     Keystore(keystore::Args),
     Truststore(truststore::Args),
+    #[command(subcommand)]
+    Trust(trust::Command),
     Verify(verify::Args),
     Inspect(inspect::Args),
 }
@@ -101,6 +104,7 @@ impl Cli {
             Command::Keystore(a) => keystore::run(a, &self.global, &out),
             Command::Truststore(a) => truststore::run(a, &self.global, &out),
             Command::Verify(a) => return verify::run(a, &self.global, &out),
+            Command::Trust(c) => return trust::run(c, &self.global, &out),
             Command::Inspect(a) => inspect::run(a, &self.global, &out),
         }?;
         Ok(exit::OK)
