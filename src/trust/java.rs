@@ -233,6 +233,27 @@ pub fn run(root: &Root, action: Action, opts: &Options) -> Report {
     }
 }
 
+/// Removes the entry `alias` from the JDK's cacerts if it holds this root
+/// (and nothing else). Returns whether something was removed.
+pub fn remove_alias(root: &Root, alias: &str, opts: &Options) -> Result<bool> {
+    let Some(path) = find_cacerts(opts).0 else {
+        return Ok(false);
+    };
+    let data = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
+    if !data.starts_with(&MAGIC) {
+        return Ok(false);
+    }
+    let password = opts.java_password();
+    let mut entries = parse(&path, &data, password)?;
+    let before = entries.len();
+    entries.retain(|e| !(e.alias == alias && e.cert.as_deref() == Some(root.der.as_ref())));
+    if entries.len() == before {
+        return Ok(false);
+    }
+    replace(&path, &encode(&entries, password))?;
+    Ok(true)
+}
+
 fn found_none(o: &Outcome) -> bool {
     o.path == "(no JDK found)"
 }

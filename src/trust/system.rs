@@ -234,6 +234,27 @@ fn anchor_dir(
             if let Err(e) = rebuild() {
                 return outcome.changed().failed(e);
             }
+            // Debian's ca-certificates-java hook copies every new system
+            // root into the JDK's cacerts as `debian:<file>.pem`, but does
+            // not take it out again when the file goes: that entry exists
+            // only because of our file, so it goes with it.
+            let mut extra = String::new();
+            if let Some(stem) = file.file_stem() {
+                let alias = format!("debian:{}.pem", stem.to_string_lossy());
+                match super::java::remove_alias(root, &alias, opts) {
+                    Ok(true) => {
+                        extra = format!(
+                            "; also {alias} from the JDK's cacerts, which update-ca-certificates' Java hook added"
+                        )
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        return outcome.changed().failed(format!(
+                            "removed the file, but not {alias} from the JDK's cacerts: {e}"
+                        ));
+                    }
+                }
+            }
             let still = bundle_has(bundle, root);
             outcome.changed().trusted(
                 still,
@@ -243,7 +264,7 @@ fn anchor_dir(
                         bundle.display()
                     )
                 } else {
-                    format!("removed ({distro})")
+                    format!("removed ({distro}){extra}")
                 },
             )
         }
