@@ -42,6 +42,13 @@ class H(http.server.BaseHTTPRequestHandler):
         pass
 class S(http.server.ThreadingHTTPServer):
     address_family = socket.AF_INET
+    def get_request(self):
+        try:
+            return super().get_request()
+        except ssl.SSLError as e:
+            with open(log, "a") as f:
+                f.write("TLSFAIL " + str(e) + "\n")
+            raise
 srv = S(("127.0.0.1", port), H)
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(cert, key)
@@ -142,13 +149,23 @@ impl Clients<'_> {
         ok
     }
 
+    fn tls_failures(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("TLSFAIL"))
+            .map(str::to_string)
+            .collect()
+    }
+
     /// Headless Firefox ESR on the test's fresh profile. Firefox has no
     /// "print the page" mode that reports errors, so the signal is the
-    /// server's log: the GET for this run's unique path arrives only if the
-    /// TLS handshake succeeded. On a certificate error Firefox shows its
-    /// error page and no request ever arrives; 20 s is several times what
-    /// a successful load takes here.
+    /// server's log, and both outcomes are seen, not timed out: the GET for
+    /// this run's unique path arrives only after a complete handshake
+    /// (loaded); a handshake the client aborts with an "unknown CA" /
+    /// "bad certificate" alert is logged as TLSFAIL (refused).
     fn firefox(&self) -> bool {
+        let failures_before = self.tls_failures().len();
         let (url, path) = self.url("firefox");
         let mut child = Command::new("firefox-esr")
             .args(["--headless", "--no-remote", "-profile"])
@@ -163,10 +180,20 @@ impl Clients<'_> {
             .spawn()
             .expect("run firefox-esr");
         let start = Instant::now();
-        let mut ok = false;
-        while start.elapsed() < Duration::from_secs(20) {
+        let mut seen = None;
+        while start.elapsed() < Duration::from_secs(90) {
             if self.logged(&path) {
-                ok = true;
+                seen = Some(true);
+                break;
+            }
+            if let Some(f) = self.tls_failures().get(failures_before) {
+                assert!(
+                    f.contains("UNKNOWN_CA") || f.contains("BAD_CERTIFICATE"),
+                    "firefox aborted the handshake, but not on the certificate: {f}"
+                );
+                // Give a (wrong) retry the chance to show up as a GET.
+                std::thread::sleep(Duration::from_secs(2));
+                seen = Some(self.logged(&path));
                 break;
             }
             std::thread::sleep(Duration::from_millis(200));
@@ -181,7 +208,7 @@ impl Clients<'_> {
         // Let the profile's lock go before the next run.
         let _ = std::fs::remove_file(self.firefox_profile.join("lock"));
         let _ = std::fs::remove_file(self.firefox_profile.join(".parentlock"));
-        ok
+        seen.expect("firefox neither loaded the page nor refused the certificate within 90 s")
     }
 
     /// curl with no --cacert: the system bundle.

@@ -259,6 +259,8 @@ fn found_none(o: &Outcome) -> bool {
 }
 
 fn one(root: &Root, action: Action, opts: &Options, path: &Path) -> Outcome {
+    // The file really written (Debian's JDKs link to /etc/ssl/certs/java).
+    let path = &std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let outcome = Outcome::new(STORE, path.display().to_string());
     let password = opts.java_password();
     let data = match std::fs::read(path) {
