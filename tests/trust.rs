@@ -587,14 +587,20 @@ fn not_root_says_sudo(env: &Env) {
     }
     let out = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
-        .args(["trust", "install", "--store", "system"])
+        .args(["trust", "install", "--store", "system", "--store", "java"])
         .env("MINICA_CA_DIR", &ca)
         .env("HOME", dir.path())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(4), "{stdout}");
-    assert!(stdout.contains("needs root: run `sudo "), "{stdout}");
+    for store in ["system", "java"] {
+        assert!(
+            stdout.contains(&format!("writing the {store} store needs root: run `sudo ")),
+            "{stdout}"
+        );
+        assert!(stdout.contains(&format!("--store {store}`")), "{stdout}");
+    }
     assert!(
         stdout.contains(&format!("--ca-dir '{}'", ca.display())),
         "{stdout}"

@@ -67,7 +67,7 @@ pub fn run(cmd: Command, global: &Global, out: &Output) -> Result<i32> {
         .unwrap_or_else(|_| "minica".into());
     // sudo resets HOME, so name the CA directory explicitly.
     opts.rerun_hint = Some(format!(
-        "{exe} trust {verb} --store system --ca-dir '{}'",
+        "{exe} trust {verb} --ca-dir '{}'",
         std::path::absolute(&ca_dir)
             .unwrap_or(ca_dir.clone())
             .display()

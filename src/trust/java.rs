@@ -254,6 +254,16 @@ pub fn remove_alias(root: &Root, alias: &str, opts: &Options) -> Result<bool> {
     Ok(true)
 }
 
+/// A cacerts that cannot be written: without root, the command to run.
+fn write_failed(outcome: Outcome, e: Error, action: Action, opts: &Options) -> Outcome {
+    let denied = matches!(&e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied);
+    if denied && !super::is_root() {
+        opts.need_root(outcome, STORE, action)
+    } else {
+        outcome.failed(e.to_string())
+    }
+}
+
 fn found_none(o: &Outcome) -> bool {
     o.path == "(no JDK found)"
 }
@@ -330,7 +340,7 @@ fn one(root: &Root, action: Action, opts: &Options, path: &Path) -> Outcome {
                     o.path = real.display().to_string();
                     o
                 }
-                Err(e) => outcome.failed(e.to_string()),
+                Err(e) => write_failed(outcome, e, action, opts),
             }
         }
         Action::Uninstall => {
@@ -350,7 +360,7 @@ fn one(root: &Root, action: Action, opts: &Options, path: &Path) -> Outcome {
                     o.path = real.display().to_string();
                     o
                 }
-                Err(e) => outcome.trusted(true, "").failed(e.to_string()),
+                Err(e) => write_failed(outcome.trusted(true, ""), e, action, opts),
             }
         }
     }

@@ -175,7 +175,8 @@ pub struct Options {
     pub java_home: Option<PathBuf>,
     /// The password of the JDK's cacerts ("changeit" unless told).
     pub java_password: Option<String>,
-    /// The exact command line to suggest for a re-run with sudo.
+    /// The command line to suggest for a re-run with sudo, without its
+    /// `--store` (e.g. `minica trust install --ca-dir DIR`).
     pub rerun_hint: Option<String>,
 }
 
@@ -191,6 +192,22 @@ impl Options {
             java_password: None,
             rerun_hint: None,
         }
+    }
+
+    /// The outcome of a store that needs root, with the one command to run.
+    fn need_root(&self, outcome: Outcome, store: &str, action: Action) -> Outcome {
+        let verb = if action == Action::Install {
+            "install"
+        } else {
+            "uninstall"
+        };
+        let hint = self
+            .rerun_hint
+            .clone()
+            .unwrap_or_else(|| format!("minica trust {verb}"));
+        outcome.failed(format!(
+            "writing the {store} store needs root: run `sudo {hint} --store {store}`"
+        ))
     }
 
     pub fn java_password(&self) -> &str {

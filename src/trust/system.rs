@@ -140,21 +140,6 @@ pub fn run(root: &Root, action: Action, opts: &Options) -> Report {
     }
 }
 
-fn need_root(outcome: Outcome, action: Action, opts: &Options) -> Outcome {
-    let verb = if action == Action::Install {
-        "install"
-    } else {
-        "uninstall"
-    };
-    let hint = opts
-        .rerun_hint
-        .clone()
-        .unwrap_or_else(|| format!("minica trust {verb} --store system"));
-    outcome.failed(format!(
-        "writing the system store needs root: run `sudo {hint}`"
-    ))
-}
-
 fn anchor_dir(
     root: &Root,
     action: Action,
@@ -192,7 +177,7 @@ fn anchor_dir(
                 return outcome.trusted(true, format!("already installed ({distro})"));
             }
             if !is_root() {
-                return need_root(outcome, action, opts);
+                return opts.need_root(outcome, STORE, action);
             }
             if !ours
                 && let Err(e) =
@@ -226,7 +211,7 @@ fn anchor_dir(
                 return outcome.trusted(in_bundle, format!("was not installed{still}"));
             }
             if !is_root() {
-                return need_root(outcome, action, opts);
+                return opts.need_root(outcome, STORE, action);
             }
             if let Err(e) = std::fs::remove_file(file) {
                 return outcome.failed(crate::Error::io("remove", file, e).to_string());
@@ -294,7 +279,7 @@ fn p11kit(root: &Root, action: Action, opts: &Options, trust: &Path, bundle: &Pa
                 return outcome.trusted(true, "already installed (p11-kit)");
             }
             if !is_root() {
-                return need_root(outcome, action, opts);
+                return opts.need_root(outcome, STORE, action);
             }
             match with_file(&["anchor", "--store"]) {
                 Ok(()) => outcome
@@ -308,7 +293,7 @@ fn p11kit(root: &Root, action: Action, opts: &Options, trust: &Path, bundle: &Pa
                 return outcome.trusted(false, "was not installed");
             }
             if !is_root() {
-                return need_root(outcome, action, opts);
+                return opts.need_root(outcome, STORE, action);
             }
             match with_file(&["anchor", "--remove"]) {
                 Ok(()) => outcome
