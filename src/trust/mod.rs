@@ -357,6 +357,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn unique_name_names_the_root() {
+        let der = CertificateDer::from(vec![0x30, 0x00]);
+        let mut root = Root::from_der(der, "ca.pem".into()).unwrap();
+        // SHA-256 of 30 00.
+        assert_eq!(
+            root.sha256,
+            "e4f60d0aa6d7f3d3b6a6494b1c861b99f649c6f9ec51abaf201b20f297327c95"
+        );
+        root.cn = "My Dev Root/2".into();
+        assert_eq!(
+            root.unique_name(),
+            format!("minica-{}-my-dev-root-2", &root.sha256[..8])
+        );
+    }
+
+    #[test]
     fn stores_expand() {
         assert_eq!(
             StoreKind::expand(&[]),

@@ -270,6 +270,63 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_browser_database_is_found() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path();
+        let mk = |rel: &str, db: Option<&str>| {
+            std::fs::create_dir_all(home.join(rel)).unwrap();
+            if let Some(db) = db {
+                std::fs::write(home.join(rel).join(db), b"").unwrap();
+            }
+        };
+        mk(".pki/nssdb", Some("cert9.db"));
+        mk(".mozilla/firefox/a.default", Some("cert9.db"));
+        mk(".mozilla/firefox/b.old", Some("cert8.db"));
+        mk(".mozilla/firefox/never-started", None);
+        mk(".mozilla/firefox/Crash Reports", None);
+        mk(
+            "snap/firefox/common/.mozilla/firefox/s.default",
+            Some("cert9.db"),
+        );
+        mk(
+            ".var/app/org.mozilla.firefox/.mozilla/firefox/f.default",
+            Some("cert9.db"),
+        );
+        mk("elsewhere/p", Some("cert9.db"));
+        std::fs::write(
+            home.join(".mozilla/firefox/profiles.ini"),
+            format!(
+                "[Profile9]\nIsRelative=0\nPath={}\n",
+                home.join("elsewhere/p").display()
+            ),
+        )
+        .unwrap();
+        let dbs = databases(home);
+        let specs: Vec<String> = dbs
+            .iter()
+            .map(|d| {
+                let rel = d.dir.strip_prefix(home).unwrap().display().to_string();
+                match &d.spec {
+                    Some(s) => format!("{}:{rel}", &s[..3]),
+                    None => format!("none:{rel}"),
+                }
+            })
+            .collect();
+        assert_eq!(
+            specs,
+            [
+                "sql:.pki/nssdb",
+                "sql:elsewhere/p",
+                "sql:.mozilla/firefox/a.default",
+                "dbm:.mozilla/firefox/b.old",
+                "none:.mozilla/firefox/never-started",
+                "sql:snap/firefox/common/.mozilla/firefox/s.default",
+                "sql:.var/app/org.mozilla.firefox/.mozilla/firefox/f.default",
+            ]
+        );
+    }
+
+    #[test]
     fn profiles_ini_relative_and_absolute() {
         let tmp = tempfile::tempdir().unwrap();
         let base = tmp.path();
