@@ -699,3 +699,105 @@ print(q["PayloadDisplayName"])
     .ok();
     assert_eq!(std::fs::read(env.file("android.crt")).unwrap(), der);
 }
+
+/// A JDK found through JAVA_HOME (a temporary one: nothing of the system's
+/// is touched), a cacerts with another password, and a PKCS#12 cacerts.
+#[test]
+fn java_home_password_and_pkcs12_cacerts() {
+    let env = Env::new();
+    env.minica(&["init"]).ok();
+    let other = Env::new();
+    other.minica(&["init", "--name", "Other Root"]).ok();
+    let jdk = env.path().join("jdk");
+    let sec = jdk.join("lib/security");
+    std::fs::create_dir_all(&sec).unwrap();
+    let cacerts = sec.join("cacerts");
+    let keytool = |storetype: &str| {
+        let _ = std::fs::remove_file(&cacerts);
+        common::run(
+            "keytool",
+            &[
+                "-importcert",
+                "-noprompt",
+                "-storetype",
+                storetype,
+                "-keystore",
+                cacerts.to_str().unwrap(),
+                "-storepass",
+                "s3cret!",
+                "-alias",
+                "other",
+                "-file",
+                &other.s("ca/ca.pem"),
+            ],
+        )
+        .ok();
+        std::fs::read(&cacerts).unwrap()
+    };
+    let trust = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("trust")
+            .args(args)
+            .args(["--store", "java", "--json"])
+            .env("MINICA_CA_DIR", env.ca_dir())
+            .env("HOME", env.path())
+            .env("JAVA_HOME", &jdk)
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code().unwrap(), v["stores"][0].clone())
+    };
+    std::fs::write(env.file("pw"), "s3cret!\n").unwrap();
+    let pw = env.s("pw");
+
+    let original = keytool("JKS");
+    let (code, s) = trust(&["install"]);
+    assert_eq!(code, 4, "{s}");
+    assert!(
+        s["reason"].as_str().unwrap().contains("wrong password"),
+        "{s}"
+    );
+    assert_eq!(std::fs::read(&cacerts).unwrap(), original);
+
+    let (code, s) = trust(&["install", "--java-password-file", &pw]);
+    assert_eq!(code, 0, "{s}");
+    assert_eq!(s["path"], cacerts.to_str().unwrap());
+    let list = common::run(
+        "keytool",
+        &[
+            "-list",
+            "-keystore",
+            cacerts.to_str().unwrap(),
+            "-storepass",
+            "s3cret!",
+        ],
+    )
+    .ok();
+    assert!(
+        list.stdout.contains("other, ") && list.stdout.contains("minica-"),
+        "{}",
+        list.stdout
+    );
+    let (code, s) = trust(&["status", "--java-password-file", &pw]);
+    assert_eq!((code, s["trusted"].as_bool()), (0, Some(true)), "{s}");
+    let (code, s) = trust(&["uninstall", "--java-password-file", &pw]);
+    assert_eq!(code, 0, "{s}");
+    assert_eq!(
+        std::fs::read(&cacerts).unwrap(),
+        original,
+        "uninstall restores the file exactly"
+    );
+
+    // PKCS#12 is not patched (yet): the exact keytool command instead.
+    let p12 = keytool("PKCS12");
+    let (code, s) = trust(&["install", "--java-password-file", &pw]);
+    assert_eq!(code, 4, "{s}");
+    let reason = s["reason"].as_str().unwrap();
+    assert!(reason.contains("keytool -importcert"), "{s}");
+    assert!(reason.contains(cacerts.to_str().unwrap()), "{s}");
+    assert!(
+        !reason.contains("s3cret"),
+        "a password is never printed: {s}"
+    );
+    assert_eq!(std::fs::read(&cacerts).unwrap(), p12);
+}

@@ -281,11 +281,18 @@ fn one(root: &Root, action: Action, opts: &Options, path: &Path) -> Outcome {
         // PKCS#12 cacerts (JDK 18+ upstream builds): not patched yet.
         let alias = root.unique_name();
         let file = root.path.display();
+        // Never print a password the user gave; the JDK's default is public.
+        let pass = if password == DEFAULT_PASSWORD {
+            password
+        } else {
+            "<password>"
+        };
+        let store = path.display();
         let cmd = match action {
             Action::Install => format!(
-                "keytool -importcert -noprompt -cacerts -storepass {password} -alias {alias} -file '{file}'"
+                "keytool -importcert -noprompt -keystore '{store}' -storepass {pass} -alias {alias} -file '{file}'"
             ),
-            _ => format!("keytool -delete -cacerts -storepass {password} -alias {alias}"),
+            _ => format!("keytool -delete -keystore '{store}' -storepass {pass} -alias {alias}"),
         };
         return outcome.failed(format!(
             "this cacerts is PKCS#12, which minica does not patch yet; run: {cmd}"
