@@ -116,8 +116,11 @@ impl Clients<'_> {
             .env
             .path()
             .join(format!("chromium-data-{}", self.n.get()));
-        let out = Command::new("chromium")
+        // `timeout`: a hung browser fails the test instead of stalling it.
+        let out = Command::new("timeout")
             .args([
+                "120",
+                "chromium",
                 "--headless",
                 "--no-sandbox",
                 "--disable-gpu",
