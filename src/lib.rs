@@ -27,6 +27,7 @@ pub mod renew;
 pub mod revoke;
 pub mod stores;
 pub mod text;
+pub mod trust;
 pub mod txn;
 pub mod verify;
 pub mod x509;

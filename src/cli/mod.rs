@@ -26,6 +26,7 @@ mod list;
 mod renew;
 mod revoke;
 mod stores;
+mod trust;
 mod truststore;
 mod verify;
 
@@ -88,6 +89,8 @@ pub enum Command {
     Csr(csr::Args),
     Keystore(keystore::Args),
     Truststore(truststore::Args),
+    #[command(subcommand)]
+    Trust(trust::Command),
     Verify(verify::Args),
     Inspect(inspect::Args),
     Renew(renew::RenewArgs),
@@ -116,6 +119,7 @@ impl Cli {
             Command::Keystore(a) => keystore::run(a, &self.global, &out),
             Command::Truststore(a) => truststore::run(a, &self.global, &out),
             Command::Verify(a) => return verify::run(a, &self.global, &out),
+            Command::Trust(c) => return trust::run(c, &self.global, &out),
             Command::Inspect(a) => inspect::run(a, &self.global, &out),
             Command::Renew(a) => renew::renew(a, &self.global, &out),
             Command::NeedsRenewal(a) => return renew::needs_renewal(a, &self.global, &out),
