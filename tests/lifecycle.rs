@@ -356,6 +356,27 @@ fn revoked_leaves_are_refused_by_openssl_and_minica_with_the_crl() {
         "{text}"
     );
     assert!(text.contains("Authority Key Identifier"), "{text}");
+    // inspect explains it: who issued it, until when, what it revokes.
+    let i = env.minica(&["inspect", "daily.crl", "--json"]).ok().json();
+    let bad_serial = openssl(&[
+        "x509",
+        "-in",
+        &env.s("bad.test/cert.pem"),
+        "-noout",
+        "-serial",
+    ])
+    .ok()
+    .stdout
+    .trim()
+    .trim_start_matches("serial=")
+    .to_lowercase();
+    assert_eq!(
+        i["crls"][0]["revoked"][0]["serial"],
+        bad_serial.as_str(),
+        "{i}"
+    );
+    assert_eq!(i["crls"][0]["revoked"][0]["reason"], "keyCompromise", "{i}");
+    assert!(i["crls"][0]["days_left"].as_i64().unwrap() >= 29, "{i}");
     // The CRL verifies against the intermediate.
     openssl(&[
         "crl",

@@ -115,6 +115,54 @@ pub fn run(args: Args, _global: &Global, out: &Output) -> Result<()> {
                 &json!({ "kind": "private_key", "key": info.to_string(), "public_key_sha256": fp }),
             );
         }
+        Item::Crls(crls) => {
+            let infos: Vec<inspect::CrlInfo> = crls
+                .iter()
+                .filter_map(|c| inspect::describe_crl(c, now))
+                .collect();
+            let mut text = format!("{shown}: {} CRL(s)\n", infos.len());
+            for i in &infos {
+                let current = match (i.next_update, i.days_left) {
+                    (Some(n), Some(d)) if d >= 0 => {
+                        format!("current until {} ({d} days left)", x509::rfc3339(n))
+                    }
+                    (Some(n), Some(d)) => format!(
+                        "STALE: its nextUpdate {} passed {} days ago; have the CA publish a new one",
+                        x509::rfc3339(n),
+                        -d
+                    ),
+                    _ => "no nextUpdate (RFC 5280 requires one)".into(),
+                };
+                text.push_str(&format!(
+                    "  issuer             {}\n  number             {}\n  updated            {}, {current}\n  authority key id   {}\n  signature          {}\n  revoked            {} certificate(s)\n",
+                    i.issuer,
+                    i.number.as_deref().unwrap_or("none (RFC 5280 requires one)"),
+                    x509::rfc3339(i.this_update),
+                    i.authority_key_id.as_deref().unwrap_or("none"),
+                    i.signature,
+                    i.revoked.len()
+                ));
+                for r in i.revoked.iter().take(50) {
+                    text.push_str(&format!(
+                        "    {}  since {}{}\n",
+                        r.serial,
+                        x509::date(r.revoked_at),
+                        r.reason
+                            .as_deref()
+                            .map(|x| format!(", {x}"))
+                            .unwrap_or_default()
+                    ));
+                }
+                if i.revoked.len() > 50 {
+                    text.push_str(&format!(
+                        "    ... and {} more (--json lists all)\n",
+                        i.revoked.len() - 50
+                    ));
+                }
+            }
+            out.text(text.trim_end());
+            out.json(&json!({ "kind": "crls", "crls": infos }));
+        }
         Item::EncryptedKey => {
             out.text(format!("{shown}: encrypted private key (PKCS#8)"));
             out.json(&json!({ "kind": "encrypted_private_key" }));
