@@ -182,21 +182,7 @@ impl Permit {
     }
 }
 
-/// A DER element with a short or long length.
-fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = body.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = (len as u32).to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        out.push(0x80 | (4 - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
-    }
-    out.extend_from_slice(body);
-    out
-}
+use crate::x509::der_tlv as tlv;
 
 /// RFC 5280 rfc822Name matching, as OpenSSL's nc_email does it: a mailbox
 /// constraint matches that mailbox (local part exact, host any case); a

@@ -6,7 +6,6 @@ use common::*;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 fn spawn(env: &Env, args: &[&str]) -> std::process::Child {
     Command::new(BIN)
@@ -105,24 +104,6 @@ fn parallel_first_issues_make_one_ca() {
             .len(),
         8
     );
-}
-
-/// A small deterministic generator for kill delays (no rand dependency).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, max: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % max
-    }
-}
-
-fn kill_after(mut child: std::process::Child, micros: u64) {
-    std::thread::sleep(Duration::from_micros(micros));
-    let _ = child.kill(); // SIGKILL
-    let _ = child.wait();
 }
 
 /// Every PEM file under `dir` is whole, and no temporary file is left.

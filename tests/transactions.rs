@@ -9,7 +9,6 @@ use common::*;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 fn spawn(env: &Env, args: &[&str]) -> std::process::Child {
     Command::new(BIN)
@@ -22,24 +21,6 @@ fn spawn(env: &Env, args: &[&str]) -> std::process::Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
-}
-
-/// A small deterministic generator (no rand dependency).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, max: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % max
-    }
-}
-
-fn kill_after(mut child: std::process::Child, micros: u64) {
-    std::thread::sleep(Duration::from_micros(micros));
-    let _ = child.kill(); // SIGKILL
-    let _ = child.wait();
 }
 
 fn serial_of(cert: &Path) -> String {

@@ -172,3 +172,18 @@ pub fn ca_opened(out: &Output, dir: &std::path::Path, opened: &CaOpened) {
         ));
     }
 }
+
+/// Tells what opening a CA finished or undid of interrupted commands.
+pub fn recovered(out: &Output, done: &[minica::txn::Recovered]) {
+    for r in done {
+        out.note(format!(
+            "{} an interrupted command's {} file(s) first",
+            if r.rolled_forward {
+                "finished writing"
+            } else {
+                "removed"
+            },
+            r.files.len()
+        ));
+    }
+}

@@ -28,17 +28,7 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
         // Says what is missing, or that there is no CA.
         session.load(&Default::default())?;
     }
-    for r in &session.recovered {
-        out.note(format!(
-            "{} an interrupted command's {} file(s) first",
-            if r.rolled_forward {
-                "finished writing"
-            } else {
-                "removed"
-            },
-            r.files.len()
-        ));
-    }
+    super::issue::recovered(out, &session.recovered);
     let (mut entries, bad) = record::read(&dir)?;
     let revoked = record::revocations(&dir)?;
     drop(session);

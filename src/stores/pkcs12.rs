@@ -41,21 +41,7 @@ const OID_PBES2: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0d]
 /// Why a walk stopped.
 const OVER_BUDGET: &str = "over budget";
 
-/// A DER element from its tag and content.
-fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = body.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = (len as u32).to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        out.push(0x80 | (4 - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
-    }
-    out.extend_from_slice(body);
-    out
-}
+use crate::x509::der_tlv as tlv;
 
 /// One DER element: tag byte(s), and the content.
 struct Tlv<'a> {

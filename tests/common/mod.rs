@@ -325,3 +325,22 @@ impl Drop for Background {
         let _ = self.child.wait();
     }
 }
+
+/// A small deterministic generator for kill delays (no rand dependency).
+pub struct Lcg(pub u64);
+impl Lcg {
+    pub fn next(&mut self, max: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % max
+    }
+}
+
+/// Kills `child` with SIGKILL after `micros` microseconds.
+pub fn kill_after(mut child: Child, micros: u64) {
+    std::thread::sleep(Duration::from_micros(micros));
+    let _ = child.kill();
+    let _ = child.wait();
+}
