@@ -834,3 +834,27 @@ fn rustls_refuses_a_revoked_server_with_the_crls() {
         drop(server);
     }
 }
+
+/// `[issue] crl_url` puts a CRL distribution point in new leaves.
+#[test]
+fn crl_url_becomes_a_distribution_point() {
+    let env = Env::new();
+    env.minica(&["init"]).ok();
+    let cfg = env.ca_dir().join("ca.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains("[issue]\n"), "{text}");
+    std::fs::write(
+        &cfg,
+        text.replace(
+            "[issue]\n",
+            "[issue]\ncrl_url = \"http://ca.test/crl.pem\"\n",
+        ),
+    )
+    .unwrap();
+    env.minica(&["issue", "dp.test"]).ok();
+    let t = x509_text(&env.file("dp.test/cert.pem"));
+    assert!(
+        t.contains("CRL Distribution Points") && t.contains("URI:http://ca.test/crl.pem"),
+        "{t}"
+    );
+}

@@ -7,6 +7,8 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(crls) = minica::crl::parse(std::path::Path::new("fuzz.crl"), data) {
         for der in &crls {
             let _ = minica::crl::facts(der);
+            // `inspect` of a CRL.
+            let _ = minica::inspect::describe_crl(der, minica::x509::now());
         }
     }
     let _ = minica::crl::facts(data);
