@@ -645,7 +645,11 @@ pub fn recover(ca_dir: &Path) -> Result<Vec<Recovered>> {
         let entry = entry.map_err(|e| Error::io("read", &dir, e))?;
         let path = entry.path();
         if path.extension().is_none_or(|e| e != "json") {
-            // A journal being written when the process died (fsx staging).
+            // Half of a journal rewrite (fsx names a replacement beside the
+            // old one before renaming it over): the old journal, still in
+            // place, decides. Journals are written under the lock we hold,
+            // so nothing else is writing this one.
+            let _ = fs::remove_file(&path);
             continue;
         }
         let bytes = fsx::read_nofollow(&path, MAX_JOURNAL)?;
