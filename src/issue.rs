@@ -631,7 +631,7 @@ fn issue_sub_ca(
 }
 
 /// Adds cert.pem, chain.pem, ca.pem and key.pem to a plan; returns the leaf's DER.
-fn add_leaf_files(
+pub(crate) fn add_leaf_files(
     plan: &mut txn::Plan,
     ca: &Ca,
     files: &OutFiles,

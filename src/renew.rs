@@ -35,11 +35,10 @@ pub struct Renewed {
 /// The latest recorded certificate for `what` (a serial or a name), whose
 /// files are still where it wrote them.
 fn find_one(entries: &[Entry], revoked: &[record::Revocation], what: &str) -> Result<Entry> {
-    let w = what.trim().to_ascii_lowercase().replace(':', "");
     let found = entries
         .iter()
         .rev()
-        .find(|e| e.serial == w)
+        .find(|e| crate::revoke::serial_is(&e.serial, what))
         .or_else(|| {
             entries.iter().rev().find(|e| {
                 e.names.iter().any(|n| n.eq_ignore_ascii_case(what))
@@ -161,7 +160,7 @@ fn renew_one(
     };
     let mut files = OutFiles::in_dir(&dir, key_path.is_some());
     files.key = key_path.clone();
-    let (signed, key_type, info, key_pem) = match (&key_path, rekey) {
+    let (signed, key_type, info, new_key) = match (&key_path, rekey) {
         (None, true) => {
             return Err(Error::usage(format!(
                 "{} was issued from a CSR: its key is with the CSR's owner; renew it without --rekey, or sign a new CSR",
@@ -178,7 +177,7 @@ fn renew_one(
             let checked = spec.check(ca, &info, now)?;
             let key = kt.generate()?;
             let signed = spec.sign(ca, &key, &checked)?;
-            (signed, Some(kt), info, Some(keys::pkcs8_pem(&key)))
+            (signed, Some(kt), info, Some(key))
         }
         (Some(k), false) => {
             let bytes = zeroize::Zeroizing::new(fsx::read(k)?);
@@ -203,16 +202,7 @@ fn renew_one(
         }
     };
     let replace = txn::Replace::Allowed;
-    plan.write(&files.cert, signed.pem.as_bytes(), fsx::PUBLIC, replace);
-    let mut chain = signed.pem.clone();
-    for c in &ca.chain {
-        chain.push_str(&keys::pem_encode("CERTIFICATE", c.to_vec()));
-    }
-    plan.write(&files.chain, chain.into_bytes(), fsx::PUBLIC, replace);
-    plan.write(&files.ca, ca.root_pem.as_bytes(), fsx::PUBLIC, replace);
-    if let (Some(p), Some(pem)) = (&files.key, key_pem) {
-        plan.write(p, pem.into_bytes(), fsx::PRIVATE, replace);
-    }
+    crate::issue::add_leaf_files(plan, ca, &files, &signed, new_key.as_ref(), replace);
     let mut warnings = signed.warnings.clone();
     for f in &e.files {
         let n = f

@@ -76,17 +76,17 @@ fn normalize_serial(s: &str) -> Option<String> {
         .then(|| s.trim_start_matches('0').to_string())
 }
 
+/// Whether `what`, a serial as people paste it, is the recorded `serial`.
+pub fn serial_is(serial: &str, what: &str) -> bool {
+    normalize_serial(what).is_some_and(|s| serial.trim_start_matches('0') == s)
+}
+
 /// Finds the one recorded certificate `what` names: a serial, or a name
 /// that exactly one unrevoked, unexpired certificate carries.
 pub fn find(dir: &Path, what: &str) -> Result<record::Entry> {
     let (entries, _) = record::read(dir)?;
     let revoked = record::revocations(dir)?;
-    if let Some(s) = normalize_serial(what)
-        && let Some(e) = entries
-            .iter()
-            .rev()
-            .find(|e| e.serial.trim_start_matches('0') == s)
-    {
+    if let Some(e) = entries.iter().rev().find(|e| serial_is(&e.serial, what)) {
         return Ok(e.clone());
     }
     let now = x509::now();

@@ -10,19 +10,6 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-fn spawn(env: &Env, args: &[&str]) -> std::process::Child {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(env.path())
-        .env("MINICA_CA_DIR", env.ca_dir())
-        .env("HOME", env.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
 fn serial_of(cert: &Path) -> String {
     openssl(&["x509", "-in", cert.to_str().unwrap(), "-noout", "-serial"])
         .ok()

@@ -344,3 +344,18 @@ pub fn kill_after(mut child: Child, micros: u64) {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Starts `minica` in the background on `env`'s CA (stderr piped, for
+/// tests that read it; stdout discarded).
+pub fn spawn(env: &Env, args: &[&str]) -> Child {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(env.path())
+        .env("MINICA_CA_DIR", env.ca_dir())
+        .env("HOME", env.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
