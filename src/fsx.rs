@@ -261,6 +261,24 @@ pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
 }
 
 /// Makes renames durable: the directory entries themselves must reach the disk.
+/// Locks the file at `path` itself, for a read-modify-replace of a file
+/// that is not ours to put a lock file beside (the JDK's cacerts). The
+/// file is replaced by rename, so once the lock is granted the path must
+/// still name the locked file; if another process replaced it meanwhile,
+/// the lock is taken again on the new one.
+pub fn lock_in_place(path: &Path) -> Result<File> {
+    use std::os::unix::fs::MetadataExt;
+    loop {
+        let f = File::open(path).map_err(|e| Error::io("open", path, e))?;
+        f.lock().map_err(|e| Error::io("lock", path, e))?;
+        let held = f.metadata().map_err(|e| Error::io("read", path, e))?;
+        let now = std::fs::metadata(path).map_err(|e| Error::io("read", path, e))?;
+        if (held.dev(), held.ino()) == (now.dev(), now.ino()) {
+            return Ok(f);
+        }
+    }
+}
+
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }

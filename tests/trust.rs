@@ -791,16 +791,96 @@ fn java_home_password_and_pkcs12_cacerts() {
         "uninstall restores the file exactly"
     );
 
-    // PKCS#12 is not patched (yet): the exact keytool command instead.
-    let p12 = keytool("PKCS12");
-    let (code, s) = trust(&["install", "--java-password-file", &pw]);
-    assert_eq!(code, 4, "{s}");
-    let reason = s["reason"].as_str().unwrap();
-    assert!(reason.contains("keytool -importcert"), "{s}");
-    assert!(reason.contains(cacerts.to_str().unwrap()), "{s}");
-    assert!(
-        !reason.contains("s3cret"),
-        "a password is never printed: {s}"
-    );
-    assert_eq!(std::fs::read(&cacerts).unwrap(), p12);
+    // PKCS#12 cacerts, as JDK 17's keytool writes one (certificates in a
+    // PBES2-encrypted safe, HMAC-SHA256 MAC) and as JDK 18+ ships it (no
+    // password: no MAC, nothing encrypted; JDK-8275252). minica adds its
+    // entry in a plain safe of its own and leaves the encrypted one alone.
+    let passwordless = [
+        "-J-Dkeystore.pkcs12.certProtectionAlgorithm=NONE",
+        "-J-Dkeystore.pkcs12.macAlgorithm=NONE",
+    ];
+    for (extra, pw_args) in [
+        (&[][..], vec!["--java-password-file", pw.as_str()]),
+        (&passwordless[..], vec![]),
+    ] {
+        let _ = std::fs::remove_file(&cacerts);
+        let mut args = vec!["-importcert", "-noprompt", "-storetype", "PKCS12"];
+        args.extend_from_slice(extra);
+        args.extend([
+            "-keystore",
+            cacerts.to_str().unwrap(),
+            "-storepass",
+            "s3cret!",
+            "-alias",
+            "other",
+            "-file",
+        ]);
+        let other_pem = other.s("ca/ca.pem");
+        args.push(&other_pem);
+        common::run("keytool", &args).ok();
+        let p12 = std::fs::read(&cacerts).unwrap();
+        let (code, s) = trust(&[&["install"][..], &pw_args].concat());
+        assert_eq!(code, 0, "{s}");
+        assert!(s["reason"].as_str().unwrap().contains("PKCS#12"), "{s}");
+        // The JDK's own KeyStore.load sees both, ours as a trusted entry
+        // (the entries a JSSE trust manager uses); any password opens the
+        // password-less one, as with the JDK's.
+        let list = common::run(
+            "keytool",
+            &[
+                "-list",
+                "-storetype",
+                "PKCS12",
+                "-keystore",
+                cacerts.to_str().unwrap(),
+                "-storepass",
+                "s3cret!",
+            ],
+        )
+        .ok();
+        let name = s["reason"]
+            .as_str()
+            .unwrap()
+            .split("alias ")
+            .nth(1)
+            .unwrap()
+            .split([',', ')'])
+            .next()
+            .unwrap()
+            .to_string();
+        assert!(
+            list.stdout.contains("other, ") && list.stdout.contains(&format!("{name}, ")),
+            "{}",
+            list.stdout
+        );
+        let ours = list
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}, ")))
+            .unwrap();
+        assert!(ours.contains("trustedCertEntry"), "{ours}");
+        let (code, s) = trust(&[&["status"][..], &pw_args].concat());
+        assert_eq!((code, s["trusted"].as_bool()), (0, Some(true)), "{s}");
+        let (code, s) = trust(&[&["install"][..], &pw_args].concat());
+        assert_eq!(code, 0, "{s}");
+        assert!(s["reason"].as_str().unwrap().contains("already"), "{s}");
+        let (code, s) = trust(&[&["uninstall"][..], &pw_args].concat());
+        assert_eq!(code, 0, "{s}");
+        assert_eq!(
+            std::fs::read(&cacerts).unwrap(),
+            p12,
+            "uninstall restores the PKCS#12 file exactly"
+        );
+        if pw_args.is_empty() {
+            continue;
+        }
+        // A wrong password changes nothing and never shows the password.
+        let (code, s) = trust(&["install"]);
+        assert_eq!(code, 4, "{s}");
+        assert!(
+            s["reason"].as_str().unwrap().contains("wrong password"),
+            "{s}"
+        );
+        assert_eq!(std::fs::read(&cacerts).unwrap(), p12);
+    }
 }

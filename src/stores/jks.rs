@@ -79,23 +79,7 @@ fn put_cert(out: &mut Vec<u8>, der: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn der_len(len: usize, out: &mut Vec<u8>) {
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = (len as u32).to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        out.push(0x80 | (4 - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
-    }
-}
-
-fn der_tlv(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    der_len(body.len(), &mut out);
-    out.extend_from_slice(body);
-    out
-}
+use crate::x509::der_tlv;
 
 /// The keystream of Sun's KeyProtector: SHA-1(password || previous), seeded
 /// with the salt.
@@ -234,40 +218,14 @@ impl<'a> Reader<'a> {
 
 /// Reads a JKS, checking its integrity with the password first.
 pub fn read(path: &Path, bytes: &[u8], password: &str) -> Result<Contents> {
-    if bytes.len() < 12 + DIGEST_LEN || !bytes.starts_with(&MAGIC.to_be_bytes()) {
-        return Err(Error::bad_file(
-            path,
-            "is not a valid JKS file (truncated or corrupt)",
-        ));
-    }
-    let (body, mac) = bytes.split_at(bytes.len() - DIGEST_LEN);
+    let body = check_integrity(path, bytes, password)?;
     let pw = password_bytes(password);
-    if integrity(&pw, body) != mac {
-        return Err(Error::bad_file_fix(
-            path,
-            "wrong password, or the file is corrupt (the JKS integrity check failed)",
-            "give the password the store was written with",
-        ));
-    }
+    let count = entry_count(path, body)?;
     let mut r = Reader {
         data: body,
-        pos: 4,
+        pos: 12,
         path,
     };
-    let version = r.u32()?;
-    if version != VERSION {
-        return Err(Error::bad_file(
-            path,
-            format!("is a JKS version {version}; only version 2 is supported"),
-        ));
-    }
-    let count = r.u32()?;
-    if count > MAX_ENTRIES {
-        return Err(Error::bad_file(
-            path,
-            format!("declares {count} entries, more than the {MAX_ENTRIES} minica reads"),
-        ));
-    }
     let mut out = Contents::default();
     for _ in 0..count {
         let tag = r.u32()?;
@@ -311,6 +269,139 @@ pub fn read(path: &Path, bytes: &[u8], password: &str) -> Result<Contents> {
         ));
     }
     Ok(out)
+}
+
+/// One entry of a JKS kept as its bytes, for editing a store minica did
+/// not write (the JDK's cacerts) without touching its other entries.
+#[derive(Debug, Clone)]
+pub struct RawEntry {
+    pub alias: String,
+    /// The certificate of a trusted-certificate entry.
+    pub cert: Option<Vec<u8>>,
+    pub bytes: Vec<u8>,
+}
+
+/// A JKS as raw entries, its integrity checked with the password. Key
+/// entries are walked, not decrypted.
+pub fn parse_raw(path: &Path, bytes: &[u8], password: &str) -> Result<Vec<RawEntry>> {
+    let body = check_integrity(path, bytes, password)?;
+    let mut r = Reader {
+        data: body,
+        pos: 12,
+        path,
+    };
+    let count = entry_count(path, body)?;
+    let mut out = Vec::with_capacity(count.min(1024) as usize);
+    for _ in 0..count {
+        let start = r.pos;
+        let tag = r.u32()?;
+        let alias = r.utf()?;
+        r.take(8)?;
+        let cert = match tag {
+            TAG_KEY => {
+                let n = r.u32()? as usize;
+                r.take(n)?;
+                let chain_len = r.u32()?;
+                if chain_len > MAX_CHAIN {
+                    return Err(Error::bad_file(path, "holds a key with too long a chain"));
+                }
+                for _ in 0..chain_len {
+                    r.cert()?;
+                }
+                None
+            }
+            TAG_TRUSTED => Some(r.cert()?.to_vec()),
+            other => {
+                return Err(Error::bad_file(
+                    path,
+                    format!("holds an entry of unknown kind {other}"),
+                ));
+            }
+        };
+        out.push(RawEntry {
+            alias,
+            cert,
+            bytes: body[start..r.pos].to_vec(),
+        });
+    }
+    if r.pos != body.len() {
+        return Err(Error::bad_file(
+            path,
+            "is not a valid JKS file (extra data after the entries)",
+        ));
+    }
+    Ok(out)
+}
+
+/// Raw entries back as a JKS under `password`.
+pub fn encode_raw(entries: &[RawEntry], password: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&MAGIC.to_be_bytes());
+    out.extend_from_slice(&VERSION.to_be_bytes());
+    out.extend_from_slice(&(entries.len() as u32).to_be_bytes());
+    for e in entries {
+        out.extend_from_slice(&e.bytes);
+    }
+    let mac = integrity(&password_bytes(password), &out);
+    out.extend_from_slice(&mac);
+    out
+}
+
+/// A trusted-certificate entry for `der` under `alias`.
+pub fn trusted_raw(alias: &str, der: &[u8]) -> Result<RawEntry> {
+    let mut b = Vec::new();
+    b.extend_from_slice(&TAG_TRUSTED.to_be_bytes());
+    put_utf(&mut b, alias)?;
+    b.extend_from_slice(&now_ms().to_be_bytes());
+    put_cert(&mut b, der)?;
+    Ok(RawEntry {
+        alias: alias.to_string(),
+        cert: Some(der.to_vec()),
+        bytes: b,
+    })
+}
+
+/// The body before the SHA-1 trailer, once the trailer matches.
+fn check_integrity<'a>(path: &Path, bytes: &'a [u8], password: &str) -> Result<&'a [u8]> {
+    if bytes.len() < 12 + DIGEST_LEN || !bytes.starts_with(&MAGIC.to_be_bytes()) {
+        return Err(Error::bad_file(
+            path,
+            "is not a valid JKS file (truncated or corrupt)",
+        ));
+    }
+    let (body, mac) = bytes.split_at(bytes.len() - DIGEST_LEN);
+    if integrity(&password_bytes(password), body) != mac {
+        return Err(Error::bad_file_fix(
+            path,
+            "wrong password, or the file is corrupt (the JKS integrity check failed)",
+            "give the password the store was written with (the JDK's cacerts uses changeit)",
+        ));
+    }
+    Ok(body)
+}
+
+/// The entry count of a checked body, within bounds, of a known version.
+fn entry_count(path: &Path, body: &[u8]) -> Result<u32> {
+    let mut r = Reader {
+        data: body,
+        pos: 4,
+        path,
+    };
+    let version = r.u32()?;
+    if version != VERSION {
+        return Err(Error::bad_file(
+            path,
+            format!("is a JKS version {version}; only version 2 is supported"),
+        ));
+    }
+    let count = r.u32()?;
+    if count > MAX_ENTRIES {
+        return Err(Error::bad_file(
+            path,
+            format!("declares {count} entries, more than the {MAX_ENTRIES} minica reads"),
+        ));
+    }
+    Ok(count)
 }
 
 fn unprotect_key(path: &Path, info: &[u8], pw: &[u8]) -> Result<Zeroizing<Vec<u8>>> {

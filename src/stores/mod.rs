@@ -1,7 +1,9 @@
 //! Keystores (a party's own key and chain) and truststores (only the CA
 //! certificates it trusts), in the formats Java, OpenSSL and curl read.
 
+pub mod edit;
 pub mod jks;
+pub mod p12edit;
 pub mod pkcs12;
 
 use std::path::Path;

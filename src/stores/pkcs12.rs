@@ -35,7 +35,7 @@ const OID_PKCS12_PBE_PREFIX: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01,
 const OID_PBES1_PREFIX: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05];
 const OID_SCRYPT: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0xda, 0x47, 0x04, 0x0b];
 /// 1.2.840.113549.1.7.1 (PKCS#7 data), and 1.2.840.113549.1.5.13 (PBES2).
-const OID_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01];
+pub(super) const OID_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01];
 const OID_PBES2: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0d];
 
 /// Why a walk stopped.
@@ -44,15 +44,17 @@ const OVER_BUDGET: &str = "over budget";
 use crate::x509::der_tlv as tlv;
 
 /// One DER element: tag byte(s), and the content.
-struct Tlv<'a> {
-    constructed: bool,
+pub(super) struct Tlv<'a> {
+    pub(super) constructed: bool,
     /// The first tag byte.
-    tag: u8,
-    content: &'a [u8],
+    pub(super) tag: u8,
+    pub(super) content: &'a [u8],
+    /// The whole element, tag and length included.
+    pub(super) raw: &'a [u8],
 }
 
 /// Splits `data` into its DER elements; None when it is not DER.
-fn tlvs(mut data: &[u8]) -> Option<Vec<Tlv<'_>>> {
+pub(super) fn tlvs(mut data: &[u8]) -> Option<Vec<Tlv<'_>>> {
     let mut out = Vec::new();
     while !data.is_empty() {
         let tag = data[0];
@@ -81,6 +83,7 @@ fn tlvs(mut data: &[u8]) -> Option<Vec<Tlv<'_>>> {
             constructed: tag & 0x20 != 0,
             tag,
             content,
+            raw: &data[..i + len],
         });
         data = &data[i + len..];
     }
@@ -88,7 +91,7 @@ fn tlvs(mut data: &[u8]) -> Option<Vec<Tlv<'_>>> {
 }
 
 /// An INTEGER's value, saturated at u64::MAX; 0 for negative or empty.
-fn uint(t: &Tlv<'_>) -> Option<u64> {
+pub(super) fn uint(t: &Tlv<'_>) -> Option<u64> {
     if t.tag != 0x02 {
         return None;
     }
