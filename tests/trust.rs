@@ -884,3 +884,63 @@ fn java_home_password_and_pkcs12_cacerts() {
         assert_eq!(std::fs::read(&cacerts).unwrap(), p12);
     }
 }
+
+/// Two CAs installed into one cacerts at the same moment: each run reads,
+/// edits and replaces the file, so without a lock one entry is lost.
+#[test]
+fn concurrent_installs_into_one_cacerts_keep_both() {
+    let a = Env::new();
+    a.minica(&["init", "--name", "Race A"]).ok();
+    let b = Env::new();
+    b.minica(&["init", "--name", "Race B"]).ok();
+    let jdk = a.path().join("jdk");
+    let sec = jdk.join("lib/security");
+    std::fs::create_dir_all(&sec).unwrap();
+    let cacerts = sec.join("cacerts");
+    // A few hundred entries, as a real cacerts has, so an edit takes a while.
+    let system = java_cacerts();
+    let start = |env: &Env, action: &str| {
+        Command::new(BIN)
+            .args(["trust", action, "--store", "java"])
+            .env("MINICA_CA_DIR", env.ca_dir())
+            .env("HOME", env.path())
+            .env("JAVA_HOME", &jdk)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    for round in 0..20 {
+        std::fs::copy(&system, &cacerts).unwrap();
+        let (pa, pb) = (start(&a, "install"), start(&b, "install"));
+        for p in [pa, pb] {
+            let out = p.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let list = common::run(
+            "keytool",
+            &[
+                "-list",
+                "-keystore",
+                cacerts.to_str().unwrap(),
+                "-storepass",
+                "changeit",
+            ],
+        )
+        .ok();
+        let ours = list
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("minica-"))
+            .count();
+        assert_eq!(
+            ours, 2,
+            "round {round}: an install was lost\n{}",
+            list.stdout
+        );
+    }
+}
