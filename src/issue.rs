@@ -598,7 +598,13 @@ fn issue_sub_ca(
         files.all().map(|p| (p.to_path_buf(), replace)).collect();
     txn::check_outputs(&targets)?;
     let session = ca::Session::open(dir, false)?;
-    let ca = session.load_signer(req.issuer.as_deref(), unlock)?;
+    // A sub-CA is signed by the root unless --issuer names an intermediate:
+    // ca.toml's default issuer signs leaves (and `init --permit` makes it
+    // pathlen 0, under which no CA would be valid).
+    let ca = match req.issuer.as_deref() {
+        Some(name) => session.load_signer(Some(name), unlock)?,
+        None => session.load(unlock)?,
+    };
     let opened = CaOpened::new(&ca, false, &session);
     check_csr(&ca, c)?;
     let spki = rcgen::SubjectPublicKeyInfo::from_der(&c.req.spki_der).map_err(|_| {

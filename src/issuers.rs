@@ -212,11 +212,66 @@ pub fn create(dir: &Path, unlock: &Unlock, req: IntermediateRequest) -> Result<I
         x509::check_days(d)?;
     }
     let session = Session::open(dir, false)?;
-    let idir = dir.join(ca::ISSUERS_DIR).join(&req.name);
-    let (cert_path, key_path) = (idir.join(ca::ISSUER_CERT), idir.join(ca::ISSUER_KEY));
-    let replace = txn::Replace::from_force(req.force);
-    txn::check_outputs(&[(cert_path.clone(), replace), (key_path.clone(), replace)])?;
+    check_outputs(dir, &req)?;
     let root = session.load(unlock)?;
+    create_under(dir, &root, req)
+}
+
+/// The files an intermediate is written to: (certificate, key).
+fn files(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let idir = dir.join(ca::ISSUERS_DIR).join(name);
+    (idir.join(ca::ISSUER_CERT), idir.join(ca::ISSUER_KEY))
+}
+
+fn check_outputs(dir: &Path, req: &IntermediateRequest) -> Result<()> {
+    let (cert_path, key_path) = files(dir, &req.name);
+    let replace = txn::Replace::from_force(req.force);
+    txn::check_outputs(&[(cert_path, replace), (key_path, replace)])?;
+    Ok(())
+}
+
+/// The name `init` gives the intermediate it makes under a constrained root.
+pub const INIT_ISSUER: &str = "issuing";
+
+/// `minica init`: a root, and under a root with name constraints, an
+/// intermediate with the same constraints as the default issuer. Java's
+/// PKIX ignores name constraints in a trust anchor and enforces them in an
+/// intermediate (RFC 5280 6.1.1 leaves the anchor's to the implementation),
+/// so only a constrained intermediate keeps a Java client from accepting
+/// a name outside them. Two transactions under the CA lock: a kill
+/// between them leaves a complete root-only CA, which `minica ca
+/// intermediate issuing` completes.
+pub fn init(
+    dir: &Path,
+    cfg: &crate::config::CaConfig,
+    force: bool,
+    unlock: &Unlock,
+    intermediate: bool,
+) -> Result<(ca::Created, Option<Intermediate>)> {
+    let created = ca::create(dir, cfg, force, unlock)?;
+    if !intermediate || created.ca.constraints.is_empty() {
+        return Ok((created, None));
+    }
+    let _session = Session::open(dir, false)?;
+    let req = IntermediateRequest {
+        name: INIT_ISSUER.into(),
+        permit: Vec::new(),
+        path_len: 0,
+        days: None,
+        key_type: None,
+        make_default: true,
+        force: false,
+    };
+    check_outputs(dir, &req)?;
+    let made = create_under(dir, &created.ca, req)?;
+    Ok((created, Some(made)))
+}
+
+/// Makes the intermediate `req` under `root`, whose CA lock is held.
+fn create_under(dir: &Path, root: &Ca, req: IntermediateRequest) -> Result<Intermediate> {
+    let idir = dir.join(ca::ISSUERS_DIR).join(&req.name);
+    let (cert_path, key_path) = files(dir, &req.name);
+    let replace = txn::Replace::from_force(req.force);
     check_room(&root, req.path_len)?;
     let constraints = constraints_under(&req.permit, &root)?;
     let mut warnings = Vec::new();

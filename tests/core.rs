@@ -13,10 +13,17 @@ const KEY_TYPES: [&str; 6] = [
     "rsa-4096",
 ];
 
+/// `openssl verify` of `cert` against `ca`, with the chain.pem beside it
+/// (leaf and intermediates) as untrusted certificates.
 fn verify(ca: &str, purpose: &str, host_flag: &str, host: &str, cert: &str) -> Run {
-    openssl(&[
-        "verify", "-CAfile", ca, "-purpose", purpose, host_flag, host, cert,
-    ])
+    let chain = std::path::Path::new(cert).with_file_name("chain.pem");
+    let chain = chain.to_str().unwrap();
+    let mut args = vec!["verify", "-CAfile", ca, "-purpose", purpose];
+    if std::path::Path::new(chain).exists() {
+        args.extend(["-untrusted", chain]);
+    }
+    args.extend([host_flag, host, cert]);
+    openssl(&args)
 }
 
 #[test]
@@ -313,6 +320,14 @@ fn name_constrained_root() {
     .ok();
     let root = x509_text(&env.ca_dir().join("ca.pem"));
     assert!(root.contains("X509v3 Name Constraints: critical"), "{root}");
+    // Java ignores a trust anchor's constraints: leaves come from an
+    // intermediate that carries them too.
+    let issuing = x509_text(&env.ca_dir().join("issuers/issuing/cert.pem"));
+    assert!(
+        issuing.contains("X509v3 Name Constraints: critical"),
+        "{issuing}"
+    );
+    assert!(issuing.contains("pathlen:0"), "{issuing}");
 
     env.minica(&["issue", "app.test", "localhost", "127.0.0.1"])
         .ok();

@@ -313,7 +313,16 @@ fn email_permits_limit_issuance_and_openssl_enforces_them() {
     env.minica(&["issue", "--client", "alice@corp.test", "--out", "alice"])
         .ok();
     let ca = env.s("ca/ca.pem");
-    openssl(&["verify", "-CAfile", &ca, &env.s("alice/cert.pem")]).ok();
+    let chain = env.s("alice/chain.pem");
+    openssl(&[
+        "verify",
+        "-CAfile",
+        &ca,
+        "-untrusted",
+        &chain,
+        &env.s("alice/cert.pem"),
+    ])
+    .ok();
     for (name, out) in [("eve@gmail.com", "eve"), ("spiffe://evil.test/x", "spf")] {
         let before = snapshot(env.path());
         let r = env

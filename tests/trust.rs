@@ -899,6 +899,7 @@ fn concurrent_installs_into_one_cacerts_keep_both() {
     let cacerts = sec.join("cacerts");
     // A few hundred entries, as a real cacerts has, so an edit takes a while.
     let system = java_cacerts();
+    let (name_a, name_b) = (unique_name(&a), unique_name(&b));
     let start = |env: &Env, action: &str| {
         Command::new(BIN)
             .args(["trust", action, "--store", "java"])
@@ -932,15 +933,122 @@ fn concurrent_installs_into_one_cacerts_keep_both() {
             ],
         )
         .ok();
-        let ours = list
-            .stdout
-            .lines()
-            .filter(|l| l.starts_with("minica-"))
-            .count();
+        // (The system cacerts copied may hold another test's root.)
+        for name in [&name_a, &name_b] {
+            assert!(
+                list.stdout.contains(&format!("{name}, ")),
+                "round {round}: the install of {name} was lost\n{}",
+                list.stdout
+            );
+        }
+    }
+}
+
+/// Removes the test user and its home at the end, even on a panic.
+struct TempUser {
+    name: String,
+    base: PathBuf,
+}
+
+impl Drop for TempUser {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel").arg(&self.name).status();
+        let _ = std::fs::remove_dir_all(&self.base);
+    }
+}
+
+/// `sudo minica trust install --store nss`: sudo gives HOME=/root, but the
+/// databases to change are the invoking user's (found from SUDO_UID in the
+/// password database), and certutil runs as that user, so every file in
+/// the profile stays theirs; the certificate reaches certutil on stdin, as
+/// the user cannot read a CA directory that is root's.
+#[test]
+fn under_sudo_nss_changes_the_invoking_users_databases() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    assert!(
+        unsafe { libc::geteuid() } == 0,
+        "tests/trust.rs needs root (as .ci/run has)"
+    );
+    require("certutil");
+    let name = format!("minica-t{}", std::process::id());
+    let base = PathBuf::from(format!("/tmp/{name}"));
+    let home = base.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let user = TempUser {
+        name: name.clone(),
+        base: base.clone(),
+    };
+    let ok = Command::new("useradd")
+        .args(["--no-create-home", "--home-dir", home.to_str().unwrap()])
+        .args(["--shell", "/usr/sbin/nologin", &user.name])
+        .status()
+        .unwrap();
+    assert!(ok.success(), "useradd failed");
+    let id = |flag: &str| -> u32 {
+        let out = Command::new("id").args([flag, &name]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    let (uid, gid) = (id("-u"), id("-g"));
+    std::os::unix::fs::chown(&home, Some(uid), Some(gid)).unwrap();
+    let as_user = |args: &[&str]| {
+        let out = Command::new("certutil")
+            .args(args)
+            .uid(uid)
+            .gid(gid)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let db = home.join(".pki/nssdb");
+    let spec = format!("sql:{}", db.display());
+    std::fs::create_dir_all(&db).unwrap();
+    for d in [home.join(".pki"), db.clone()] {
+        std::os::unix::fs::chown(&d, Some(uid), Some(gid)).unwrap();
+    }
+    as_user(&["-N", "-d", &spec, "--empty-password"]);
+
+    let env = Env::new();
+    env.minica(&["init", "--name", "Sudo Root"]).ok();
+    let nick = unique_name(&env);
+    let sudo = |action: &str| {
+        let out = Command::new(BIN)
+            .args(["trust", action, "--store", "nss", "--json"])
+            .env("MINICA_CA_DIR", env.ca_dir())
+            .env("HOME", env.path())
+            .env("SUDO_UID", uid.to_string())
+            .env("SUDO_GID", gid.to_string())
+            .env("SUDO_USER", &name)
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code().unwrap(), v)
+    };
+    let (code, v) = sudo("install");
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["stores"][0]["path"], db.to_str().unwrap(), "{v}");
+    let list = as_user(&["-L", "-d", &spec]);
+    let line = list
+        .lines()
+        .find(|l| l.starts_with(&nick))
+        .unwrap_or_else(|| panic!("{nick} not in {list}"));
+    assert!(line.trim_end().ends_with("C,,"), "{line}");
+    for f in std::fs::read_dir(&db).unwrap() {
+        let f = f.unwrap();
         assert_eq!(
-            ours, 2,
-            "round {round}: an install was lost\n{}",
-            list.stdout
+            f.metadata().unwrap().uid(),
+            uid,
+            "{} is no longer the user's",
+            f.path().display()
         );
     }
+    let (code, v) = sudo("uninstall");
+    assert_eq!(code, 0, "{v}");
+    assert!(!as_user(&["-L", "-d", &spec]).contains(&nick));
+    drop(user);
 }

@@ -29,6 +29,10 @@ pub struct Args {
     /// (127.0.0.0/8); repeatable
     #[arg(long, value_name = "NAME|CIDR")]
     permit: Vec<String>,
+    /// With --permit: do not also make the constrained intermediate
+    /// `issuing` that signs leaves (Java ignores a root's constraints)
+    #[arg(long)]
+    no_intermediate: bool,
     /// Take the settings from a file shaped like ca.toml.example
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -62,7 +66,13 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
         cfg.ca.permit = args.permit;
     }
     cfg.ca.encrypt_key |= args.encrypt;
-    let created = ca::create(&dir, &cfg, args.force, &global.unlock())?;
+    let (created, issuing) = minica::issuers::init(
+        &dir,
+        &cfg,
+        args.force,
+        &global.unlock(),
+        !args.no_intermediate,
+    )?;
     let ca = &created.ca;
     let cert = dir.join(ca::CERT_FILE);
     let permits = cfg
@@ -91,7 +101,16 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
         show_path(&cert),
         show_path(&dir.join(ca::KEY_FILE)),
     ));
+    if let Some(i) = &issuing {
+        out.text(format!(
+            "Leaves are signed by the intermediate {} ({}), with the same name constraints:\n  Java enforces them only in an intermediate, not in the root it trusts.\n  cert     {}",
+            i.name,
+            i.subject,
+            show_path(&i.cert)
+        ));
+    }
     out.json(&json!({
+        "intermediate": issuing,
         "ca_dir": dir,
         "certificate": cert,
         "key": dir.join(ca::KEY_FILE),

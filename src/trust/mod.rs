@@ -178,19 +178,69 @@ pub struct Options {
     /// The command line to suggest for a re-run with sudo, without its
     /// `--store` (e.g. `minica trust install --ca-dir DIR`).
     pub rerun_hint: Option<String>,
+    /// Under sudo, the user who ran it: their NSS databases are changed,
+    /// by certutil running as them.
+    pub nss_user: Option<User>,
+}
+
+/// A user to run a tool as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct User {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// The user behind `sudo`, and their home: sudo sets HOME to root's
+/// (Debian's default `env_reset`), but the browsers whose databases should
+/// change are the invoking user's. SUDO_UID is only believed when minica
+/// really runs as root, and the home comes from the password database,
+/// not from the environment.
+fn sudo_user() -> Option<(User, PathBuf)> {
+    use std::os::unix::ffi::OsStrExt;
+    if !is_root() {
+        return None;
+    }
+    let uid: u32 = std::env::var("SUDO_UID")
+        .ok()?
+        .parse()
+        .ok()
+        .filter(|u| *u != 0)?;
+    // SAFETY: passwd is plain data; getpwuid_r writes only into `pwd` and
+    // `buf` (whose length it is given) and sets `result` to &pwd or null.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
+    if rc != 0 || result.is_null() || pwd.pw_dir.is_null() {
+        return None;
+    }
+    // SAFETY: on success pw_dir points to a NUL-terminated string in `buf`.
+    let home = unsafe { std::ffi::CStr::from_ptr(pwd.pw_dir) }.to_bytes();
+    Some((
+        User {
+            uid,
+            gid: pwd.pw_gid,
+        },
+        PathBuf::from(std::ffi::OsStr::from_bytes(home)),
+    ))
 }
 
 impl Options {
     pub fn from_env() -> Options {
+        let sudo = sudo_user();
         Options {
-            home: std::env::var_os("HOME")
-                .filter(|h| !h.is_empty())
-                .map(PathBuf::from),
+            home: match &sudo {
+                Some((_, home)) => Some(home.clone()),
+                None => std::env::var_os("HOME")
+                    .filter(|h| !h.is_empty())
+                    .map(PathBuf::from),
+            },
             java_home: std::env::var_os("JAVA_HOME")
                 .filter(|h| !h.is_empty())
                 .map(PathBuf::from),
             java_password: None,
             rerun_hint: None,
+            nss_user: sudo.map(|(u, _)| u),
         }
     }
 
@@ -293,8 +343,31 @@ fn is_executable(p: &Path) -> bool {
 
 /// Runs a tool; on failure, one sentence with its own last words.
 fn run_tool(cmd: &mut Command) -> std::result::Result<String, String> {
+    run_tool_fed(cmd, None)
+}
+
+/// `run_tool`, with `input` on the tool's standard input.
+fn run_tool_fed(cmd: &mut Command, input: Option<&[u8]>) -> std::result::Result<String, String> {
+    use std::io::Write;
+    use std::process::Stdio;
     let shown = show_command(cmd);
-    match cmd.output() {
+    let output = match input {
+        None => cmd.output(),
+        Some(bytes) => cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                // A certificate fits in the pipe's buffer; the child reads
+                // it before it writes anything back.
+                if let Some(mut stdin) = child.stdin.take() {
+                    stdin.write_all(bytes)?;
+                }
+                child.wait_with_output()
+            }),
+    };
+    match output {
         Ok(out) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
         Ok(out) => {
             let err = String::from_utf8_lossy(&out.stderr);

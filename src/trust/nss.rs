@@ -11,7 +11,9 @@ use std::process::Command;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
-use super::{Action, Options, Outcome, Report, Root, package_hint, run_tool, which};
+use super::{
+    Action, Options, Outcome, Report, Root, User, package_hint, run_tool, run_tool_fed, which,
+};
 
 const STORE: &str = "nss";
 /// Trusted as a CA for TLS server certificates only.
@@ -112,10 +114,33 @@ fn profiles_ini(base: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// NSS's certutil, run as the user whose databases it changes: as root
+/// under sudo it would leave files in the user's profile they cannot write.
+struct Certutil {
+    path: PathBuf,
+    user: Option<User>,
+}
+
+impl Certutil {
+    fn command(&self) -> Command {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new(&self.path);
+        if let Some(u) = self.user {
+            cmd.uid(u.uid).gid(u.gid);
+        }
+        cmd
+    }
+}
+
 /// What a database holds under minica's nickname: the certificate and its
 /// trust flags.
-fn lookup(certutil: &Path, spec: &str, nick: &str) -> Result<Option<(Vec<u8>, String)>, String> {
-    let out = Command::new(certutil)
+fn lookup(
+    certutil: &Certutil,
+    spec: &str,
+    nick: &str,
+) -> Result<Option<(Vec<u8>, String)>, String> {
+    let out = certutil
+        .command()
         .args(["-L", "-d", spec, "-n", nick, "-a"])
         .output()
         .map_err(|e| format!("cannot run certutil: {e}"))?;
@@ -136,7 +161,7 @@ fn lookup(certutil: &Path, spec: &str, nick: &str) -> Result<Option<(Vec<u8>, St
         .map(|c| c.to_vec())
         .unwrap_or_default();
     // `certutil -L -d DB` lists "nickname   flags" per line.
-    let list = run_tool(Command::new(certutil).args(["-L", "-d", spec]))?;
+    let list = run_tool(certutil.command().args(["-L", "-d", spec]))?;
     let flags = list
         .lines()
         .find_map(|l| {
@@ -190,6 +215,10 @@ pub fn run(root: &Root, action: Action, opts: &Options) -> Report {
         }
         return report;
     };
+    let certutil = Certutil {
+        path: certutil,
+        user: opts.nss_user,
+    };
     let nick = root.unique_name();
     for db in dbs {
         report
@@ -199,7 +228,7 @@ pub fn run(root: &Root, action: Action, opts: &Options) -> Report {
     report
 }
 
-fn one(root: &Root, action: Action, certutil: &Path, db: &Db, nick: &str) -> Outcome {
+fn one(root: &Root, action: Action, certutil: &Certutil, db: &Db, nick: &str) -> Outcome {
     let outcome = Outcome::new(STORE, db.dir.display().to_string());
     let owner = db.owner;
     let Some(spec) = &db.spec else {
@@ -238,10 +267,12 @@ fn one(root: &Root, action: Action, certutil: &Path, db: &Db, nick: &str) -> Out
                     "{nick} already names another certificate in this database; not replaced"
                 ));
             }
-            let mut cmd = Command::new(certutil);
-            cmd.args(["-A", "-d", spec, "-t", TRUST_FLAGS, "-n", nick, "-i"])
-                .arg(&root.path);
-            match run_tool(&mut cmd) {
+            // The certificate goes in on stdin (no -i): certutil may run as
+            // the user, who need not be able to read the CA directory, and
+            // reopening root's pipe as /dev/stdin is refused to them.
+            let mut cmd = certutil.command();
+            cmd.args(["-A", "-d", spec, "-t", TRUST_FLAGS, "-n", nick]);
+            match run_tool_fed(&mut cmd, Some(&root.der)) {
                 Ok(_) => outcome.changed().trusted(
                     true,
                     format!("installed ({owner}, {nick}, trust {TRUST_FLAGS})"),
@@ -253,7 +284,7 @@ fn one(root: &Root, action: Action, certutil: &Path, db: &Db, nick: &str) -> Out
             if !ours {
                 return outcome.trusted(false, format!("was not installed ({owner})"));
             }
-            let mut cmd = Command::new(certutil);
+            let mut cmd = certutil.command();
             cmd.args(["-D", "-d", spec, "-n", nick]);
             match run_tool(&mut cmd) {
                 Ok(_) => outcome
