@@ -301,6 +301,24 @@ pub struct StoreRequest {
     pub pkcs12: stores::Pkcs12Options,
 }
 
+/// A keystore's one entry: the key, and the chain leaf, intermediates, root
+/// (Java sends what the entry holds, and shows the root as the anchor).
+pub(crate) fn keystore_entry(
+    ca: &Ca,
+    leaf: &[u8],
+    key: &rcgen::KeyPair,
+    alias: String,
+) -> stores::KeyEntry {
+    stores::KeyEntry {
+        alias,
+        key_pkcs8: zeroize::Zeroizing::new(keys::pkcs8_der(key)),
+        chain: std::iter::once(CertificateDer::from(leaf.to_vec()))
+            .chain(ca.chain.iter().cloned())
+            .chain([ca.root_der.clone()])
+            .collect(),
+    }
+}
+
 /// What `minica issue` asks for, before the CA is opened.
 pub struct Request {
     /// The names to certify; with a CSR, names added to those it asks for.
@@ -492,14 +510,7 @@ pub fn issue(dir: &Path, unlock: &Unlock, req: Request) -> Result<(Issued, CaOpe
         replace,
     );
     if let (Some(s), Some(path), Some((_, k))) = (&req.keystore, &files.keystore, &key) {
-        let entry = stores::KeyEntry {
-            alias: stores::alias_for(&spec.names[0].to_string()),
-            key_pkcs8: zeroize::Zeroizing::new(keys::pkcs8_der(k)),
-            chain: std::iter::once(leaf.clone())
-                .chain(ca.chain.iter().cloned())
-                .chain([ca.root_der.clone()])
-                .collect(),
-        };
+        let entry = keystore_entry(&ca, &leaf, k, stores::alias_for(&spec.names[0].to_string()));
         let bytes = stores::write_keystore(
             s.format,
             &entry,

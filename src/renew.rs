@@ -82,7 +82,19 @@ fn expiring(
 /// Renews what `which` names, all in one transaction. Without `rekey` the
 /// key stays (read from key.pem, or the old certificate's public key for a
 /// CSR-issued one); with it a new key of the same type is made.
-pub fn renew(dir: &Path, unlock: &Unlock, which: Which, rekey: bool) -> Result<Vec<Renewed>> {
+///
+/// A keystore written beside a certificate (`issue --keystore`) is written
+/// again in the same form, under the same alias: a PEM one always, a
+/// PKCS#12 or JKS one when `store_password` is given (minica does not keep
+/// store passwords), after the old store opens with it. Without it, the
+/// report warns that the keystore still holds the old certificate.
+pub fn renew(
+    dir: &Path,
+    unlock: &Unlock,
+    which: Which,
+    rekey: bool,
+    store_password: Option<&str>,
+) -> Result<Vec<Renewed>> {
     let session = Session::open(dir, false)?;
     if session.state() != ca::State::Complete {
         session.load(&Unlock::default())?;
@@ -113,7 +125,7 @@ pub fn renew(dir: &Path, unlock: &Unlock, which: Which, rekey: bool) -> Result<V
             .find(|(n, _)| *n == e.issuer)
             .expect("loaded")
             .1;
-        done.push(renew_one(ca, &e, rekey, now, &mut plan)?);
+        done.push(renew_one(ca, &e, rekey, store_password, now, &mut plan)?);
     }
     if done.is_empty() {
         return Ok(done);
@@ -126,6 +138,7 @@ fn renew_one(
     ca: &Ca,
     e: &Entry,
     rekey: bool,
+    store_password: Option<&str>,
     now: OffsetDateTime,
     plan: &mut txn::Plan,
 ) -> Result<Renewed> {
@@ -160,7 +173,8 @@ fn renew_one(
     };
     let mut files = OutFiles::in_dir(&dir, key_path.is_some());
     files.key = key_path.clone();
-    let (signed, key_type, info, new_key) = match (&key_path, rekey) {
+    // `kept`: the unchanged key, read back for a keystore.
+    let (signed, key_type, info, new_key, kept) = match (&key_path, rekey) {
         (None, true) => {
             return Err(Error::usage(format!(
                 "{} was issued from a CSR: its key is with the CSR's owner; renew it without --rekey, or sign a new CSR",
@@ -177,7 +191,7 @@ fn renew_one(
             let checked = spec.check(ca, &info, now)?;
             let key = kt.generate()?;
             let signed = spec.sign(ca, &key, &checked)?;
-            (signed, Some(kt), info, Some(key))
+            (signed, Some(kt), info, Some(key), None)
         }
         (Some(k), false) => {
             let bytes = zeroize::Zeroizing::new(fsx::read(k)?);
@@ -190,6 +204,7 @@ fn renew_one(
                 e.key_type.as_deref().and_then(|k| k.parse().ok()),
                 info,
                 None,
+                Some(key),
             )
         }
         (None, false) => {
@@ -198,22 +213,26 @@ fn renew_one(
                 .map_err(|_| Error::bad_file(&cert_path, "its public key is not supported"))?;
             let info = key_info_of(&old_cert[0]);
             let checked = spec.check(ca, &info, now)?;
-            (spec.sign(ca, &pk, &checked)?, None, info, None)
+            (spec.sign(ca, &pk, &checked)?, None, info, None, None)
         }
     };
     let replace = txn::Replace::Allowed;
     crate::issue::add_leaf_files(plan, ca, &files, &signed, new_key.as_ref(), replace);
     let mut warnings = signed.warnings.clone();
-    for f in &e.files {
-        let n = f
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if n.starts_with("keystore.") || n.starts_with("truststore.") {
-            warnings.push(format!(
-                "{} still holds the old certificate: make it again with `minica keystore` or `minica truststore`",
+    // A truststore beside it holds the root, which renewal does not change.
+    let keystores = e.files.iter().filter(|f| {
+        f.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("keystore."))
+            && f.exists()
+    });
+    let key = new_key.as_ref().or(kept.as_ref());
+    for f in keystores {
+        match (key, rewrite_keystore(ca, f, &signed.der, key, store_password)?) {
+            (Some(_), Some(bytes)) => plan.write(f, bytes, fsx::PRIVATE, replace),
+            _ => warnings.push(format!(
+                "{} still holds the old certificate: give its password (--password-file) to renew it too, or make it again with `minica keystore`",
                 f.display()
-            ));
+            )),
         }
     }
     let issued = Issued {
@@ -240,6 +259,52 @@ fn renew_one(
         issued,
         rekeyed: rekey,
     })
+}
+
+/// The keystore `path` made again with the renewed certificate, in its
+/// format and under its alias; None when it cannot be (no password for a
+/// PKCS#12 or JKS store, no key). The old store must open first: a wrong
+/// password fails the whole renewal, before anything is written.
+fn rewrite_keystore(
+    ca: &Ca,
+    path: &Path,
+    leaf: &[u8],
+    key: Option<&rcgen::KeyPair>,
+    password: Option<&str>,
+) -> Result<Option<Vec<u8>>> {
+    use crate::stores::{self, Format};
+    let Some(key) = key else { return Ok(None) };
+    let bytes = zeroize::Zeroizing::new(fsx::read(path)?);
+    let format = Format::detect(&bytes).ok_or_else(|| {
+        Error::bad_file(path, "is not a keystore minica wrote (PKCS#12, JKS or PEM)")
+    })?;
+    let (alias, opts) = match (format, password) {
+        (Format::Pem, _) => (String::new(), stores::Pkcs12Options::default()),
+        (_, None) => return Ok(None),
+        (_, Some(pw)) => {
+            let old = stores::read(path, &bytes, Some(pw))?;
+            let alias = old
+                .keys
+                .first()
+                .map(|(a, _)| a.clone())
+                .ok_or_else(|| Error::bad_file(path, "holds no private key entry to renew"))?;
+            // A store made with --compat (SHA-1 MAC) stays readable by what
+            // needed it.
+            let compat = format == Format::P12
+                && stores::p12edit::Pkcs12File::parse(path, &bytes, pw)
+                    .is_ok_and(|f| f.mac_is_sha1());
+            (
+                alias,
+                stores::Pkcs12Options {
+                    compat,
+                    ..Default::default()
+                },
+            )
+        }
+    };
+    let entry = crate::issue::keystore_entry(ca, leaf, key, alias);
+    let out = stores::write_keystore(format, &entry, password, opts)?;
+    Ok(Some(out.to_vec()))
 }
 
 fn spki_of(der: &[u8]) -> Result<Vec<u8>> {

@@ -909,3 +909,135 @@ fn crl_url_becomes_a_distribution_point() {
         "{t}"
     );
 }
+
+/// `renew` writes a keystore beside the certificate again, in its format
+/// and protection and under its alias, when given the store's password (a
+/// PEM one always); without it, it says the keystore is stale; with a wrong
+/// one, nothing changes.
+#[test]
+fn renew_rewrites_keystores_beside_the_certificate() {
+    let env = Env::new();
+    env.minica(&["init"]).ok();
+    std::fs::write(env.file("pw"), "s3cret-pw\n").unwrap();
+    std::fs::write(env.file("bad"), "wrong-pw\n").unwrap();
+    let serial_of = |pem: &str| {
+        openssl(&["x509", "-noout", "-serial", "-in", pem])
+            .ok()
+            .stdout
+            .trim()
+            .to_string()
+    };
+    let p12_leaf = |path: &str, legacy: bool| {
+        let mut args = vec![
+            "pkcs12",
+            "-in",
+            path,
+            "-nokeys",
+            "-clcerts",
+            "-passin",
+            "pass:s3cret-pw",
+        ];
+        if legacy {
+            args.push("-legacy");
+        }
+        let out = openssl(&args).ok().stdout;
+        std::fs::write(env.file("from-store.pem"), out).unwrap();
+        serial_of(&env.s("from-store.pem"))
+    };
+    for (name, extra) in [
+        ("p12.test", vec![]),
+        ("compat.test", vec!["--compat"]),
+        ("jks.test", vec!["--format", "jks"]),
+        ("pem.test", vec!["--format", "pem"]),
+    ] {
+        let mut args = vec!["issue", name, "--keystore", "--password-file", "pw"];
+        args.extend(&extra);
+        env.minica(&args).ok();
+    }
+    let before = snapshot(env.path());
+    // A wrong password: refused, nothing written.
+    env.minica(&["renew", "p12.test", "--password-file", "bad"])
+        .fails_with(2)
+        .one_sentence_naming("keystore.p12");
+    assert_eq!(before, snapshot(env.path()));
+    // No password: renewed, the keystore left with a warning.
+    let r = env.minica(&["renew", "jks.test"]).ok();
+    assert!(
+        r.stderr
+            .contains("keystore.jks still holds the old certificate"),
+        "{}",
+        r.stderr
+    );
+    // With it: each store holds the new certificate.
+    for name in ["p12.test", "compat.test", "jks.test", "pem.test"] {
+        env.minica(&["renew", name, "--password-file", "pw"]).ok();
+        let cert = env.s(&format!("{name}/cert.pem"));
+        let new = serial_of(&cert);
+        let dir = env.file(name);
+        let in_store = if dir.join("keystore.p12").exists() {
+            let legacy = name == "compat.test";
+            let s = p12_leaf(dir.join("keystore.p12").to_str().unwrap(), legacy);
+            let info = openssl(&[
+                "pkcs12",
+                "-in",
+                dir.join("keystore.p12").to_str().unwrap(),
+                "-info",
+                "-noout",
+                "-passin",
+                "pass:s3cret-pw",
+                "-legacy",
+            ])
+            .ok();
+            let mac = format!("{}{}", info.stdout, info.stderr);
+            assert_eq!(mac.contains("MAC: sha1"), legacy, "{name}: {mac}");
+            s
+        } else if dir.join("keystore.jks").exists() {
+            let list = run(
+                "keytool",
+                &[
+                    "-list",
+                    "-rfc",
+                    "-keystore",
+                    dir.join("keystore.jks").to_str().unwrap(),
+                    "-storepass",
+                    "s3cret-pw",
+                ],
+            )
+            .ok();
+            assert!(
+                list.stdout.contains("Alias name: jks.test"),
+                "{}",
+                list.stdout
+            );
+            let first = list
+                .stdout
+                .split("-----END CERTIFICATE-----")
+                .next()
+                .unwrap();
+            let pem = format!(
+                "-----BEGIN CERTIFICATE-----{}-----END CERTIFICATE-----\n",
+                first.split("-----BEGIN CERTIFICATE-----").nth(1).unwrap()
+            );
+            std::fs::write(env.file("from-store.pem"), pem).unwrap();
+            serial_of(&env.s("from-store.pem"))
+        } else {
+            serial_of(dir.join("keystore.pem").to_str().unwrap())
+        };
+        assert_eq!(
+            in_store, new,
+            "{name}: the keystore holds the old certificate"
+        );
+        assert_eq!(
+            mode(
+                &dir.join(
+                    std::fs::read_dir(&dir)
+                        .unwrap()
+                        .map(|e| e.unwrap().file_name())
+                        .find(|n| n.to_string_lossy().starts_with("keystore."))
+                        .unwrap()
+                )
+            ),
+            0o600
+        );
+    }
+}

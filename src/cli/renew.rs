@@ -24,6 +24,10 @@ pub struct RenewArgs {
     /// Make a new key too (not for certificates issued from a CSR)
     #[arg(long)]
     rekey: bool,
+    /// The password of a PKCS#12 or JKS keystore written beside the
+    /// certificate, to write it again too (a PEM one always is)
+    #[command(flatten)]
+    password: super::stores::PasswordArgs,
 }
 
 pub fn duration(flag: &str, s: &str) -> Result<time::Duration> {
@@ -45,7 +49,18 @@ pub fn renew(args: RenewArgs, global: &Global, out: &Output) -> Result<()> {
             ));
         }
     };
-    let done = renew::renew(&dir, &global.unlock(), which, args.rekey)?;
+    let password = if args.password.given() {
+        Some(args.password.get_to_open()?)
+    } else {
+        None
+    };
+    let done = renew::renew(
+        &dir,
+        &global.unlock(),
+        which,
+        args.rekey,
+        password.as_deref().map(String::as_str),
+    )?;
     for r in &done {
         for w in &r.issued.warnings {
             out.warn(w);

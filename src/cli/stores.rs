@@ -66,6 +66,15 @@ impl PasswordArgs {
         }
     }
 
+    /// Whether a password was given at all (a flag, or the default
+    /// environment variable), for commands where it is optional.
+    pub fn given(&self) -> bool {
+        self.password_file.is_some()
+            || self.password_env.is_some()
+            || self.password_stdin
+            || std::env::var_os(password::STORE_PASSWORD_ENV).is_some()
+    }
+
     /// The password of an existing store, to open it.
     pub fn get_to_open(&self) -> Result<Secret> {
         self.source().get(&Purpose {

@@ -194,6 +194,17 @@ impl Pkcs12File {
         })
     }
 
+    /// Whether the MAC is HMAC-SHA1 (the `--compat` form, for old readers).
+    pub fn mac_is_sha1(&self) -> bool {
+        matches!(
+            self.mac,
+            Some(Mac {
+                hash: Hash::Sha1,
+                ..
+            })
+        )
+    }
+
     /// Bags not inside an encrypted safe.
     pub fn plain_bags(&self) -> impl Iterator<Item = &Bag> {
         self.safes.iter().flat_map(|s| match s {
