@@ -1041,3 +1041,64 @@ fn renew_rewrites_keystores_beside_the_certificate() {
         );
     }
 }
+
+/// An `issuers/NAME` directory filled by someone else: an intermediate of
+/// another root, a certificate with a key that is not its own, a leaf
+/// posing as a CA. Each is refused when used, in one sentence, with nothing
+/// written; a CRL that would outlive its issuer is refused too.
+#[test]
+fn hostile_issuer_directories_and_overlong_crls_are_refused() {
+    let env = Env::new();
+    env.minica(&["init", "--permit", ".test"]).ok();
+    let other = Env::new();
+    other.minica(&["init", "--permit", ".test"]).ok();
+    other.minica(&["issue", "leaf.test"]).ok();
+    let ours = env.ca_dir().join("issuers/issuing");
+    let theirs = other.ca_dir().join("issuers/issuing");
+    let plant = |name: &str, cert: &Path, key: &Path| {
+        let d = env.ca_dir().join("issuers").join(name);
+        std::fs::create_dir(&d).unwrap();
+        std::fs::set_permissions(&d, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        std::fs::copy(cert, d.join("cert.pem")).unwrap();
+        std::fs::copy(key, d.join("key.pem")).unwrap();
+        std::fs::set_permissions(
+            d.join("key.pem"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
+    };
+    plant("foreign", &theirs.join("cert.pem"), &theirs.join("key.pem"));
+    plant("mismatch", &ours.join("cert.pem"), &theirs.join("key.pem"));
+    plant(
+        "leafy",
+        &other.file("leaf.test/cert.pem"),
+        &other.file("leaf.test/key.pem"),
+    );
+    for name in ["foreign", "mismatch", "leafy"] {
+        let before = snapshot(env.path());
+        let r = env.minica(&["issue", "x.test", "--issuer", name]);
+        assert_ne!(r.code, 0, "{name}: {r:?}");
+        assert!(
+            [2, 4].contains(&r.code),
+            "{name}: exit {} is not a documented refusal: {r:?}",
+            r.code
+        );
+        assert_eq!(r.stderr.trim().lines().count(), 1, "{name}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(name),
+            "{name}: the error names the issuer: {}",
+            r.stderr
+        );
+        assert_eq!(
+            before,
+            snapshot(env.path()),
+            "{name}: something was written"
+        );
+    }
+    // The issuing intermediate lives 5 years: a CRL promising a next update
+    // after it expires is refused.
+    let before = snapshot(env.path());
+    let r = env.minica(&["crl", "--days", "3000", "--out", "long.crl"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(before, snapshot(env.path()));
+}

@@ -562,3 +562,139 @@ fn no_threads_to_be_had_is_no_crash() {
         .ok();
     }
 }
+
+/// The lifecycle commands run on the same executor as `issue`; each is
+/// killed at random points here, and after the next command (which
+/// recovers) the CA and the user's files are each wholly old or wholly new:
+/// a renewed leaf's cert, key, chain and PEM keystore agree with each other
+/// and with the record; a revocation is recorded once or not at all; a CRL
+/// is whole and verifies; an intermediate has both files or none, and its
+/// name can be used again.
+#[test]
+fn killed_renewals_revocations_crls_and_intermediates_leave_whole_states() {
+    let env = Env::new();
+    env.minica(&["init", "--permit", ".test"]).ok();
+    env.minica(&["issue", "app.test", "--keystore", "--format", "pem"])
+        .ok();
+    let issuing = env.ca_dir().join("issuers/issuing");
+    let mut rng = Lcg(0x5eed);
+    for i in 0..60 {
+        let victim = format!("v{i}.test");
+        let args: Vec<String> = match i % 4 {
+            0 => vec!["renew".into(), "app.test".into()],
+            1 => {
+                env.minica(&["issue", &victim]).ok();
+                vec![
+                    "revoke".into(),
+                    victim.clone(),
+                    "--reason".into(),
+                    "superseded".into(),
+                ]
+            }
+            2 => vec!["crl".into(), "--out".into(), format!("crl-{i}.pem")],
+            _ => vec![
+                "ca".into(),
+                "intermediate".into(),
+                format!("im{i}"),
+                "--no-default".into(),
+            ],
+        };
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        // Each takes 30-60 ms here, mostly fsyncs: kill anywhere in that.
+        kill_after(spawn(&env, &args), rng.next(60_000));
+        let entries = listed(&env);
+        assert!(
+            leftovers(env.path()).is_empty(),
+            "run {i} ({args:?}): left {:?}",
+            leftovers(env.path())
+        );
+        // The renewed leaf: every file of one certificate, the one recorded last.
+        let d = env.file("app.test");
+        let cert = d.join("cert.pem");
+        assert_eq!(
+            public_key_of(&cert, false),
+            public_key_of(&d.join("key.pem"), true),
+            "run {i}: key and certificate disagree"
+        );
+        let serial = serial_of(&cert);
+        let in_store = openssl(&[
+            "x509",
+            "-noout",
+            "-serial",
+            "-in",
+            &d.join("keystore.pem").to_string_lossy(),
+        ])
+        .ok()
+        .stdout;
+        assert!(
+            in_store.trim().to_lowercase().ends_with(&serial),
+            "run {i}: keystore.pem holds {in_store}, cert.pem {serial}"
+        );
+        let latest = entries
+            .iter()
+            .filter(|e| e["names"][0] == "app.test")
+            .max_by_key(|e| e["issued_at"].as_str().unwrap().to_string())
+            .unwrap();
+        assert_eq!(
+            latest["serial"],
+            serial.as_str(),
+            "run {i}: record and file disagree"
+        );
+        let chain = d.join("chain.pem");
+        openssl(&[
+            "verify",
+            "-CAfile",
+            &env.ca_dir().join("ca.pem").to_string_lossy(),
+            "-untrusted",
+            &chain.to_string_lossy(),
+            &cert.to_string_lossy(),
+        ])
+        .ok();
+        match i % 4 {
+            1 => {
+                // Revoked once, or not at all: a re-run settles it.
+                let n = entries
+                    .iter()
+                    .filter(|e| e["names"][0] == victim.as_str() && !e["revoked"].is_null())
+                    .count();
+                assert!(n <= 1, "run {i}: revoked {n} times");
+                let again = env.minica(&["revoke", &victim]);
+                assert!(
+                    (n == 0 && again.code == 0) || (n == 1 && again.code != 0),
+                    "run {i}: revoked={n} and a second revoke gave {again:?}"
+                );
+            }
+            2 => {
+                for crl in [issuing.join("crl.pem"), env.file(&format!("crl-{i}.pem"))] {
+                    if crl.exists() {
+                        openssl(&[
+                            "crl",
+                            "-noout",
+                            "-in",
+                            &crl.to_string_lossy(),
+                            "-CAfile",
+                            &issuing.join("cert.pem").to_string_lossy(),
+                        ])
+                        .ok();
+                    }
+                }
+            }
+            3 => {
+                let im = env.ca_dir().join(format!("issuers/im{i}"));
+                let (c, k) = (im.join("cert.pem").exists(), im.join("key.pem").exists());
+                assert_eq!(c, k, "run {i}: an intermediate with one file of two");
+                if c {
+                    assert_eq!(
+                        public_key_of(&im.join("cert.pem"), false),
+                        public_key_of(&im.join("key.pem"), true)
+                    );
+                } else {
+                    // A killed attempt does not block the name.
+                    env.minica(&["ca", "intermediate", &format!("im{i}"), "--no-default"])
+                        .ok();
+                }
+            }
+            _ => {}
+        }
+    }
+}
