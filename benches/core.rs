@@ -73,7 +73,7 @@ fn benches(c: &mut Criterion) {
         chain: vec![leaf_der.clone(), ca.cert_der.clone()],
     };
     let opts = Pkcs12Options {
-        compat: false,
+        profile: minica::stores::P12Profile::Modern,
         iterations: 2048,
     };
     c.bench_function("pkcs12_keystore_2048_iterations", |b| {

@@ -288,15 +288,18 @@ fn rewrite_keystore(
                 .first()
                 .map(|(a, _)| a.clone())
                 .ok_or_else(|| Error::bad_file(path, "holds no private key entry to renew"))?;
-            // A store made with --compat (SHA-1 MAC) stays readable by what
-            // needed it.
-            let compat = format == Format::P12
-                && stores::p12edit::Pkcs12File::parse(path, &bytes, pw)
-                    .is_ok_and(|f| f.mac_is_sha1());
+            // A store made for old readers (--profile legacy-*) stays
+            // readable by them.
+            let profile = match format {
+                Format::P12 => stores::p12edit::Pkcs12File::parse(path, &bytes, pw)
+                    .map(|f| f.profile())
+                    .unwrap_or_default(),
+                _ => stores::P12Profile::Modern,
+            };
             (
                 alias,
                 stores::Pkcs12Options {
-                    compat,
+                    profile,
                     ..Default::default()
                 },
             )

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use minica::error::Result;
 use minica::password::{self, Purpose, Secret, Source};
-use minica::stores::{self, Format, Pkcs12Options};
+use minica::stores::{self, Format, P12Profile, Pkcs12Options};
 use minica::{Error, fsx};
 
 use super::Output;
@@ -29,8 +29,12 @@ pub struct FormatArgs {
     /// Store format
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
-    /// PKCS#12 in the old 3DES + SHA-1 MAC form, for Java 8, macOS Keychain and iOS
-    #[arg(long)]
+    /// PKCS#12 protection, named by what reads it (`--profile` names a
+    /// certificate profile in `issue`, hence the prefix)
+    #[arg(long, value_enum, default_value_t)]
+    p12_profile: P12Profile,
+    /// The same as --p12-profile legacy-3des (Java 8, macOS Keychain, iOS)
+    #[arg(long, conflicts_with = "p12_profile")]
     compat: bool,
     /// PKCS#12 key-derivation iterations (at most 1,000,000: what minica and other readers accept)
     #[arg(long, default_value_t = stores::DEFAULT_ITERATIONS, value_parser = clap::value_parser!(u32).range(1..=stores::MAX_ITERATIONS as i64))]
@@ -40,18 +44,21 @@ pub struct FormatArgs {
 impl FormatArgs {
     pub fn pkcs12(&self) -> Pkcs12Options {
         Pkcs12Options {
-            compat: self.compat,
+            profile: if self.compat {
+                P12Profile::Legacy3des
+            } else {
+                self.p12_profile
+            },
             iterations: self.iterations,
         }
     }
 
     /// What protects the store, for reports.
     pub fn protection(&self) -> &'static str {
-        match (self.format, self.compat) {
-            (Format::P12, false) => "PBES2 AES-256-CBC, PBKDF2-HMAC-SHA256, HMAC-SHA256 MAC",
-            (Format::P12, true) => "3DES (PBE-SHA1-3DES), HMAC-SHA1 MAC",
-            (Format::Jks, _) => "JKS (Sun KeyProtector, SHA-1 integrity)",
-            (Format::Pem, _) => "none (file mode only)",
+        match self.format {
+            Format::P12 => self.pkcs12().profile.describe(),
+            Format::Jks => "JKS (Sun KeyProtector, SHA-1 integrity)",
+            Format::Pem => "none (file mode only)",
         }
     }
 }

@@ -4,6 +4,7 @@
 pub mod edit;
 pub mod jks;
 pub mod p12edit;
+pub mod pbe;
 pub mod pkcs12;
 
 use std::path::Path;
@@ -49,12 +50,42 @@ impl Format {
     }
 }
 
+/// How a PKCS#12 file is protected, named by what reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum P12Profile {
+    /// PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC), HMAC-SHA256 MAC: OpenSSL 3
+    /// without -legacy, Java 8u301+/11.0.12+/17, macOS 10.15+, iOS 13+
+    #[default]
+    Modern,
+    /// 3DES keys and certificates, HMAC-SHA1 MAC: Java 8 before 8u301,
+    /// OpenSSL 1.1, macOS Keychain and iOS of any age (was --compat)
+    Legacy3des,
+    /// RC2-40 certificates, a 3DES key, HMAC-SHA1 MAC: macOS before 10.15,
+    /// Android before 12, Windows Server 2016 (OpenSSL 3 needs -legacy)
+    LegacyRc2,
+    /// No password, no MAC, nothing encrypted; truststores only: what Java
+    /// 18+ ships as cacerts and trust-manager writes
+    Passwordless,
+}
+
+impl P12Profile {
+    pub fn describe(self) -> &'static str {
+        match self {
+            P12Profile::Modern => "PBES2 AES-256-CBC, PBKDF2-HMAC-SHA256, HMAC-SHA256 MAC",
+            P12Profile::Legacy3des => "3DES (PBE-SHA1-3DES), HMAC-SHA1 MAC",
+            P12Profile::LegacyRc2 => {
+                "RC2-40 certificates (PBE-SHA1-RC2-40), 3DES key, HMAC-SHA1 MAC"
+            }
+            P12Profile::Passwordless => "none: no password, no MAC, no encryption",
+        }
+    }
+}
+
 /// How a PKCS#12 file is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pkcs12Options {
-    /// 3DES + HMAC-SHA1 instead of AES-256 + HMAC-SHA256: for Java 8 before
-    /// 8u301, macOS Keychain and iOS, which cannot read the modern form.
-    pub compat: bool,
+    pub profile: P12Profile,
     /// PBKDF2 / PKCS#12 KDF iterations.
     pub iterations: u32,
 }
@@ -85,7 +116,7 @@ impl Pkcs12Options {
 impl Default for Pkcs12Options {
     fn default() -> Self {
         Pkcs12Options {
-            compat: false,
+            profile: P12Profile::Modern,
             iterations: DEFAULT_ITERATIONS,
         }
     }

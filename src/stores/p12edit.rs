@@ -2,13 +2,18 @@
 //! JDK's `cacerts` since JDK 18 is a PKCS#12 with no password, no MAC and
 //! no encryption: JDK-8275252).
 //!
-//! The file is read down to its safe bags without decoding them; an edit
-//! appends a plain (unencrypted) safe holding one certificate bag, or drops
-//! certificate bags from plain safes. Every safe and bag not edited keeps
-//! its bytes, its attributes and its protection; an encrypted safe is
-//! carried through unopened. The MAC, when the file has one, is recomputed
-//! with the file's own digest, salt and iteration count (RFC 7292 B.2 key
-//! derivation, the "traditional" MAC every PKCS#12 reader checks).
+//! The file is read down to its safe bags, each kept as its bytes; an
+//! encrypted safe is opened with the password (PBES2, or the PKCS#12 PBE
+//! schemes: [`super::pbe`]). An edit appends a safe or drops bags. Every
+//! safe not edited keeps its bytes; a bag dropped from an encrypted safe
+//! has the safe re-encrypted under the same scheme with a new salt and IV,
+//! every other bag in it byte for byte. The MAC, when the file has one, is
+//! recomputed with the file's own digest, salt and iteration count (RFC
+//! 7292 B.2 key derivation, the "traditional" MAC every reader checks).
+//!
+//! minica's own PKCS#12 files are built here too ([`build`]), so each
+//! entry has one alias in every bag, and a profile can mix protections
+//! (RC2-40 certificates with a 3DES key, as old readers want).
 //!
 //! ```text
 //! PFX ::= SEQUENCE { version 3, authSafe ContentInfo(data), macData OPTIONAL }
@@ -20,6 +25,9 @@ use std::path::Path;
 
 use aws_lc_rs::{digest, hmac};
 
+use zeroize::Zeroizing;
+
+use super::pbe::Scheme;
 use super::pkcs12::{OID_DATA, Tlv, tlvs, uint};
 use crate::error::{Error, Result};
 use crate::x509::der_tlv as tlv;
@@ -28,6 +36,15 @@ use crate::x509::der_tlv as tlv;
 const OID_CERT_BAG: &[u8] = &[
     0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x0c, 0x0a, 0x01, 0x03,
 ];
+/// 1.2.840.113549.1.12.10.1.1 and .2: keyBag, pkcs8ShroudedKeyBag.
+const OID_KEY_BAG: &[u8] = &[
+    0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x0c, 0x0a, 0x01, 0x01,
+];
+const OID_SHROUDED_KEY_BAG: &[u8] = &[
+    0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x0c, 0x0a, 0x01, 0x02,
+];
+/// 1.2.840.113549.1.9.21: localKeyId.
+const OID_LOCAL_KEY_ID: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x15];
 /// 1.2.840.113549.1.9.22.1: x509Certificate.
 const OID_X509_CERT: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x16, 0x01];
 /// 1.2.840.113549.1.9.20: friendlyName (the alias).
@@ -45,16 +62,51 @@ const SHA256: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01];
 const SHA384: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02];
 const SHA512: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03];
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BagKind {
+    Cert,
+    /// pkcs8ShroudedKeyBag: an EncryptedPrivateKeyInfo.
+    ShroudedKey,
+    /// keyBag: a PrivateKeyInfo in the clear.
+    Key,
+    Other,
+}
+
 /// One safe bag, kept as its bytes.
 #[derive(Debug, Clone)]
 pub struct Bag {
     pub bytes: Vec<u8>,
+    pub kind: BagKind,
     /// Its friendlyName attribute.
     pub alias: Option<String>,
+    /// Its localKeyId attribute: ties a key to its certificate.
+    pub local_key_id: Option<Vec<u8>>,
     /// The certificate, for a certificate bag.
     pub cert: Option<Vec<u8>>,
+    /// The key bag's value: EncryptedPrivateKeyInfo or PrivateKeyInfo.
+    pub key: Option<Vec<u8>>,
     /// Whether Java reads it as a trusted certificate entry.
     pub java_trusted: bool,
+}
+
+impl Bag {
+    /// The private key (PKCS#8 DER) of a key bag.
+    pub fn private_key(&self, password: &str) -> Option<Zeroizing<Vec<u8>>> {
+        let value = self.key.as_deref()?;
+        match self.kind {
+            BagKind::Key => Some(Zeroizing::new(value.to_vec())),
+            BagKind::ShroudedKey => {
+                // EncryptedPrivateKeyInfo ::= SEQUENCE { AlgorithmIdentifier, OCTET STRING }
+                let t = tlvs(value)?;
+                let f = seq(t.first()?)?;
+                let [alg, data] = f.as_slice() else {
+                    return None;
+                };
+                Scheme::parse(alg.raw)?.decrypt(password, data.content)
+            }
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -64,8 +116,16 @@ enum Safe {
         bags: Vec<Bag>,
         bytes: Option<Vec<u8>>,
     },
-    /// An encrypted (or enveloped) ContentInfo, carried through unopened.
-    Sealed(Vec<u8>),
+    /// An encryptedData ContentInfo, opened with the password: its bags, its
+    /// scheme, and its bytes while unchanged.
+    Sealed {
+        bags: Vec<Bag>,
+        scheme: Scheme,
+        bytes: Option<Vec<u8>>,
+    },
+    /// One that could not be opened (enveloped, or an unknown scheme),
+    /// carried through as it is.
+    Opaque(Vec<u8>),
 }
 
 #[derive(Debug, Clone)]
@@ -183,7 +243,25 @@ impl Pkcs12File {
                         bytes: Some(ci.raw.to_vec()),
                     });
                 }
-                None if ci.tag == 0x30 => safes.push(Safe::Sealed(ci.raw.to_vec())),
+                None if ci.tag == 0x30 => safes.push(match open_sealed(&ci, password) {
+                    Some((scheme, contents)) => {
+                        let bags = tlvs(&contents)
+                            .and_then(|t| match t.as_slice() {
+                                [s] => seq(s),
+                                _ => None,
+                            })
+                            .ok_or_else(corrupt)?
+                            .iter()
+                            .map(|b| parse_bag(b).ok_or_else(corrupt))
+                            .collect::<Result<Vec<_>>>()?;
+                        Safe::Sealed {
+                            bags,
+                            scheme,
+                            bytes: Some(ci.raw.to_vec()),
+                        }
+                    }
+                    None => Safe::Opaque(ci.raw.to_vec()),
+                }),
                 None => return Err(corrupt()),
             }
         }
@@ -194,49 +272,98 @@ impl Pkcs12File {
         })
     }
 
-    /// Whether the MAC is HMAC-SHA1 (the `--compat` form, for old readers).
-    pub fn mac_is_sha1(&self) -> bool {
-        matches!(
-            self.mac,
+    /// The profile whose form this file has, so that a rewrite keeps it
+    /// readable by what needed it.
+    pub fn profile(&self) -> super::P12Profile {
+        use super::P12Profile as P;
+        match &self.mac {
+            None => P::Passwordless,
+            Some(_) if self.schemes().contains(&"PBE-SHA1-RC2-40") => P::LegacyRc2,
             Some(Mac {
-                hash: Hash::Sha1,
-                ..
-            })
-        )
+                hash: Hash::Sha1, ..
+            }) => P::Legacy3des,
+            Some(_) => P::Modern,
+        }
+    }
+
+    /// Every bag that could be read (plain, or in a safe the password opened).
+    pub fn bags(&self) -> impl Iterator<Item = &Bag> {
+        self.safes.iter().flat_map(|s| match s {
+            Safe::Plain { bags, .. } | Safe::Sealed { bags, .. } => bags.as_slice(),
+            Safe::Opaque(_) => &[],
+        })
     }
 
     /// Bags not inside an encrypted safe.
     pub fn plain_bags(&self) -> impl Iterator<Item = &Bag> {
         self.safes.iter().flat_map(|s| match s {
             Safe::Plain { bags, .. } => bags.as_slice(),
-            Safe::Sealed(_) => &[],
+            _ => &[],
         })
     }
 
-    /// How many safes are encrypted (their bags are not seen here).
+    /// How many safes are encrypted.
     pub fn sealed_safes(&self) -> usize {
         self.safes
             .iter()
-            .filter(|s| matches!(s, Safe::Sealed(_)))
+            .filter(|s| matches!(s, Safe::Sealed { .. } | Safe::Opaque(_)))
             .count()
+    }
+
+    /// How many safes could not be opened (their bags are not seen here).
+    pub fn opaque_safes(&self) -> usize {
+        self.safes
+            .iter()
+            .filter(|s| matches!(s, Safe::Opaque(_)))
+            .count()
+    }
+
+    /// The schemes protecting the file's encrypted safes and key bags.
+    pub fn schemes(&self) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = Vec::new();
+        for s in &self.safes {
+            if let Safe::Sealed { scheme, .. } = s {
+                out.push(scheme.describe());
+            }
+        }
+        for b in self.bags() {
+            if b.kind == BagKind::ShroudedKey
+                && let Some(alg) = b.key.as_deref().and_then(|k| {
+                    let t = tlvs(k)?;
+                    let f = seq(t.first()?)?;
+                    Scheme::parse(f.first()?.raw)
+                })
+            {
+                out.push(alg.describe());
+            }
+        }
+        out
     }
 
     /// Appends `der` as a trusted certificate under `alias`, in a plain safe
     /// of its own (certificates are public; Java 18+ writes them so).
     pub fn push_trusted(&mut self, alias: &str, der: &[u8]) {
-        let bag = trusted_bag(alias, der);
-        self.safes.push(Safe::Plain {
-            bags: vec![bag],
-            bytes: None,
+        self.push_safe(vec![trusted_bag(alias, der)], None);
+    }
+
+    /// Appends a safe of `bags`, sealed with `scheme` if given.
+    pub fn push_safe(&mut self, bags: Vec<Bag>, scheme: Option<Scheme>) {
+        self.safes.push(match scheme {
+            None => Safe::Plain { bags, bytes: None },
+            Some(scheme) => Safe::Sealed {
+                bags,
+                scheme,
+                bytes: None,
+            },
         });
     }
 
-    /// Drops the plain bags `drop` picks; a safe left empty goes too.
-    /// Returns how many were dropped.
+    /// Drops the bags `drop` picks, from plain and opened safes; a safe
+    /// left empty goes too. Returns how many were dropped.
     pub fn remove(&mut self, mut drop: impl FnMut(&Bag) -> bool) -> usize {
         let mut n = 0;
         for safe in &mut self.safes {
-            if let Safe::Plain { bags, bytes } = safe {
+            if let Safe::Plain { bags, bytes } | Safe::Sealed { bags, bytes, .. } = safe {
                 let before = bags.len();
                 bags.retain(|b| !drop(b));
                 if bags.len() != before {
@@ -245,8 +372,13 @@ impl Pkcs12File {
                 }
             }
         }
-        self.safes
-            .retain(|s| !matches!(s, Safe::Plain { bags, bytes: None } if bags.is_empty()));
+        self.safes.retain(|s| match s {
+            Safe::Plain { bags, bytes: None }
+            | Safe::Sealed {
+                bags, bytes: None, ..
+            } => !bags.is_empty(),
+            _ => true,
+        });
         n
     }
 
@@ -256,14 +388,15 @@ impl Pkcs12File {
             .safes
             .iter()
             .flat_map(|s| match s {
-                Safe::Sealed(b) | Safe::Plain { bytes: Some(b), .. } => b.clone(),
-                Safe::Plain { bags, bytes: None } => data_info(&tlv(
-                    0x30,
-                    &bags
-                        .iter()
-                        .flat_map(|b| b.bytes.clone())
-                        .collect::<Vec<_>>(),
-                )),
+                Safe::Opaque(b)
+                | Safe::Plain { bytes: Some(b), .. }
+                | Safe::Sealed { bytes: Some(b), .. } => b.clone(),
+                Safe::Plain { bags, bytes: None } => data_info(&bag_list(bags)),
+                Safe::Sealed {
+                    bags,
+                    scheme,
+                    bytes: None,
+                } => sealed_info(&bag_list(bags), &scheme.fresh(), password),
             })
             .collect();
         let content = tlv(0x30, &list);
@@ -307,6 +440,55 @@ fn data_content<'a>(ci: &Tlv<'a>) -> Option<&'a [u8]> {
 fn data_info(content: &[u8]) -> Vec<u8> {
     let mut b = tlv(0x06, OID_DATA);
     b.extend(tlv(0xa0, &tlv(0x04, content)));
+    tlv(0x30, &b)
+}
+
+fn bag_list(bags: &[Bag]) -> Vec<u8> {
+    tlv(
+        0x30,
+        &bags
+            .iter()
+            .flat_map(|b| b.bytes.clone())
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// 1.2.840.113549.1.7.6: encryptedData.
+const OID_ENCRYPTED_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x06];
+
+/// An encryptedData ContentInfo's scheme and plaintext, if the password opens it.
+fn open_sealed(ci: &Tlv<'_>, password: &str) -> Option<(Scheme, Zeroizing<Vec<u8>>)> {
+    let f = seq(ci)?;
+    let [oid, explicit] = f.as_slice() else {
+        return None;
+    };
+    if oid.content != OID_ENCRYPTED_DATA || explicit.tag != 0xa0 {
+        return None;
+    }
+    // EncryptedData ::= SEQUENCE { version, EncryptedContentInfo }
+    let ed = tlvs(explicit.content)?;
+    let edf = seq(ed.first()?)?;
+    // EncryptedContentInfo ::= SEQUENCE { contentType, alg, [0] IMPLICIT OCTET STRING }
+    let eci = seq(edf.get(1)?)?;
+    let [_, alg, content] = eci.as_slice() else {
+        return None;
+    };
+    if content.tag != 0x80 {
+        return None;
+    }
+    let scheme = Scheme::parse(alg.raw)?;
+    let plain = scheme.decrypt(password, content.content)?;
+    Some((scheme, plain))
+}
+
+fn sealed_info(contents: &[u8], scheme: &Scheme, password: &str) -> Vec<u8> {
+    let mut eci = tlv(0x06, OID_DATA);
+    eci.extend(scheme.to_der());
+    eci.extend(tlv(0x80, &scheme.encrypt(password, contents)));
+    let mut ed = tlv(0x02, &[0]);
+    ed.extend(tlv(0x30, &eci));
+    let mut b = tlv(0x06, OID_ENCRYPTED_DATA);
+    b.extend(tlv(0xa0, &tlv(0x30, &ed)));
     tlv(0x30, &b)
 }
 
@@ -359,10 +541,21 @@ fn parse_bag(b: &Tlv<'_>) -> Option<Bag> {
     }
     let mut bag = Bag {
         bytes: b.raw.to_vec(),
+        kind: match id.content {
+            OID_CERT_BAG => BagKind::Cert,
+            OID_SHROUDED_KEY_BAG => BagKind::ShroudedKey,
+            OID_KEY_BAG => BagKind::Key,
+            _ => BagKind::Other,
+        },
         alias: None,
+        local_key_id: None,
         cert: None,
+        key: None,
         java_trusted: false,
     };
+    if matches!(bag.kind, BagKind::ShroudedKey | BagKind::Key) {
+        bag.key = Some(tlvs(value.content)?.first()?.raw.to_vec());
+    }
     if id.content == OID_CERT_BAG {
         // CertBag ::= SEQUENCE { certId, certValue [0] EXPLICIT OCTET STRING }
         let inner = tlvs(value.content)?;
@@ -396,6 +589,10 @@ fn parse_bag(b: &Tlv<'_>) -> Option<Bag> {
                 bag.alias = Some(String::from_utf16_lossy(&units));
             } else if oid.content == OID_JAVA_TRUSTED {
                 bag.java_trusted = true;
+            } else if oid.content == OID_LOCAL_KEY_ID
+                && let Some(v) = vals.first().filter(|v| v.tag == 0x04)
+            {
+                bag.local_key_id = Some(v.content.to_vec());
             }
         }
     }
@@ -405,28 +602,153 @@ fn parse_bag(b: &Tlv<'_>) -> Option<Bag> {
 /// A certificate bag as Java writes a trusted certificate entry: the
 /// alias as friendlyName, and the trusted-key-usage attribute.
 pub fn trusted_bag(alias: &str, der: &[u8]) -> Bag {
-    let bmp: Vec<u8> = alias.encode_utf16().flat_map(u16::to_be_bytes).collect();
-    let attr = |oid: &[u8], value: Vec<u8>| {
-        let mut a = tlv(0x06, oid);
-        a.extend(tlv(0x31, &value));
-        tlv(0x30, &a)
-    };
+    cert_bag(der, Some(alias), None, true)
+}
+
+fn attribute(oid: &[u8], value: Vec<u8>) -> Vec<u8> {
+    let mut a = tlv(0x06, oid);
+    a.extend(tlv(0x31, &value));
+    tlv(0x30, &a)
+}
+
+/// The bag attributes: friendlyName, localKeyId, Java's trusted usage.
+fn attributes(alias: Option<&str>, local_key_id: Option<&[u8]>, java_trusted: bool) -> Vec<u8> {
+    let mut attrs = Vec::new();
+    if let Some(alias) = alias {
+        let bmp: Vec<u8> = alias.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        attrs.push(attribute(OID_FRIENDLY_NAME, tlv(0x1e, &bmp)));
+    }
+    if let Some(id) = local_key_id {
+        attrs.push(attribute(OID_LOCAL_KEY_ID, tlv(0x04, id)));
+    }
+    if java_trusted {
+        attrs.push(attribute(OID_JAVA_TRUSTED, tlv(0x06, OID_ANY_EKU)));
+    }
     // DER orders a SET OF by encoding.
-    let mut attrs = [
-        attr(OID_FRIENDLY_NAME, tlv(0x1e, &bmp)),
-        attr(OID_JAVA_TRUSTED, tlv(0x06, OID_ANY_EKU)),
-    ];
     attrs.sort();
+    if attrs.is_empty() {
+        Vec::new()
+    } else {
+        tlv(0x31, &attrs.concat())
+    }
+}
+
+/// A certificate bag.
+pub fn cert_bag(
+    der: &[u8],
+    alias: Option<&str>,
+    local_key_id: Option<&[u8]>,
+    java_trusted: bool,
+) -> Bag {
     let mut cert_bag = tlv(0x06, OID_X509_CERT);
     cert_bag.extend(tlv(0xa0, &tlv(0x04, der)));
     let mut b = tlv(0x06, OID_CERT_BAG);
     b.extend(tlv(0xa0, &tlv(0x30, &cert_bag)));
-    b.extend(tlv(0x31, &attrs.concat()));
+    b.extend(attributes(alias, local_key_id, java_trusted));
     Bag {
         bytes: tlv(0x30, &b),
-        alias: Some(alias.to_string()),
+        kind: BagKind::Cert,
+        alias: alias.map(str::to_string),
+        local_key_id: local_key_id.map(<[u8]>::to_vec),
         cert: Some(der.to_vec()),
-        java_trusted: true,
+        key: None,
+        java_trusted,
+    }
+}
+
+/// A pkcs8ShroudedKeyBag: the key encrypted under `scheme`.
+pub fn shrouded_key_bag(
+    pkcs8: &[u8],
+    alias: &str,
+    local_key_id: &[u8],
+    scheme: &Scheme,
+    password: &str,
+) -> Bag {
+    let mut epki = scheme.to_der();
+    epki.extend(tlv(0x04, &scheme.encrypt(password, pkcs8)));
+    let epki = tlv(0x30, &epki);
+    let mut b = tlv(0x06, OID_SHROUDED_KEY_BAG);
+    b.extend(tlv(0xa0, &epki));
+    b.extend(attributes(Some(alias), Some(local_key_id), false));
+    Bag {
+        bytes: tlv(0x30, &b),
+        kind: BagKind::ShroudedKey,
+        alias: Some(alias.to_string()),
+        local_key_id: Some(local_key_id.to_vec()),
+        cert: None,
+        key: Some(epki),
+        java_trusted: false,
+    }
+}
+
+/// How a new PKCS#12 file is protected.
+#[derive(Debug, Clone)]
+pub struct Protection {
+    /// Certificates' safe: sealed with this, or plain.
+    pub certs: Option<Scheme>,
+    /// Key bags.
+    pub keys: Scheme,
+    /// The MAC's digest and iterations; None: no MAC (password-less).
+    pub mac: Option<(MacDigest, u32)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MacDigest {
+    Sha1,
+    Sha256,
+}
+
+impl Pkcs12File {
+    /// An empty file, with a MAC of this kind or none.
+    pub fn empty(mac: Option<(MacDigest, u32)>) -> Pkcs12File {
+        let mac = mac.map(|(d, iterations)| {
+            let (oid, hash) = match d {
+                MacDigest::Sha1 => (SHA1, Hash::Sha1),
+                MacDigest::Sha256 => (SHA256, Hash::Sha256),
+            };
+            let mut alg = tlv(0x06, oid);
+            alg.extend([0x05, 0x00]);
+            let salt: Vec<u8> = {
+                let mut b = vec![0u8; 16];
+                aws_lc_rs::rand::fill(&mut b).expect("the system random generator");
+                b
+            };
+            Mac {
+                algorithm: tlv(0x30, &alg),
+                hash,
+                salt,
+                iterations_raw: Some(tlv(0x02, &super::pbe::uint_bytes(iterations))),
+                iterations: u64::from(iterations),
+            }
+        });
+        Pkcs12File {
+            version: vec![0x02, 0x01, 0x03],
+            safes: Vec::new(),
+            mac,
+        }
+    }
+
+    /// Appends a private key entry: the key under `alias`, its chain (leaf
+    /// first) with the leaf under the same alias and localKeyId, in a
+    /// certificate safe (sealed as `p.certs` says) and a key safe. The
+    /// localKeyId is the SHA-1 of the leaf, OpenSSL's convention.
+    pub fn push_key(
+        &mut self,
+        alias: &str,
+        pkcs8: &[u8],
+        chain: &[&[u8]],
+        p: &Protection,
+        password: &str,
+    ) {
+        let Some(leaf) = chain.first() else { return };
+        let id = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, leaf);
+        let mut certs = vec![cert_bag(leaf, Some(alias), Some(id.as_ref()), false)];
+        // CA certificates carry no alias (OpenSSL's form): a reader builds
+        // the chain by issuer, and no second name appears for the entry.
+        certs.extend(chain[1..].iter().map(|c| cert_bag(c, None, None, false)));
+        self.push_safe(certs, p.certs.as_ref().map(Scheme::fresh));
+        let key = shrouded_key_bag(pkcs8, alias, id.as_ref(), &p.keys.fresh(), password);
+        self.push_safe(vec![key], None);
     }
 }
 
@@ -447,7 +769,7 @@ fn compute_mac(mac: &Mac, password: &str, content: &[u8]) -> Vec<u8> {
 }
 
 /// RFC 7292 Appendix B.2: the PKCS#12 key derivation.
-fn pkcs12_kdf(
+pub(super) fn pkcs12_kdf(
     alg: &'static digest::Algorithm,
     password: &str,
     salt: &[u8],
@@ -499,7 +821,7 @@ fn pkcs12_kdf(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stores::{Pkcs12Options, TrustedEntry, pkcs12};
+    use crate::stores::{P12Profile, Pkcs12Options, TrustedEntry, pkcs12};
     use rustls_pki_types::CertificateDer;
 
     fn cert(cn: &str) -> Vec<u8> {
@@ -515,9 +837,13 @@ mod tests {
             alias: "a".into(),
             cert: CertificateDer::from(cert("a.test")),
         };
-        for compat in [false, true] {
+        for profile in [
+            P12Profile::Modern,
+            P12Profile::Legacy3des,
+            P12Profile::LegacyRc2,
+        ] {
             let opts = Pkcs12Options {
-                compat,
+                profile,
                 ..Default::default()
             };
             let orig = pkcs12::write_truststore(std::slice::from_ref(&a), "pw", opts).unwrap();

@@ -1,19 +1,19 @@
-//! PKCS#12 through the p12-keystore crate. Default protection is what Java 17
-//! and OpenSSL 3 write (PBES2: PBKDF2-HMAC-SHA256 + AES-256-CBC, HMAC-SHA256
-//! MAC), so OpenSSL 3 needs no `-legacy`; `--compat` gives 3DES + SHA-1 MAC.
+//! PKCS#12: written by minica itself (`p12edit`), read through the
+//! p12-keystore crate. Default protection is what Java 17 and OpenSSL 3
+//! write (PBES2: PBKDF2-HMAC-SHA256 + AES-256-CBC, HMAC-SHA256 MAC), so
+//! OpenSSL 3 needs no `-legacy`; other profiles: [`P12Profile`].
 //! Trusted certificates carry Java's trusted-key-usage attribute (OID
 //! 2.16.840.1.113894.746875.1.1): without it Java sees an empty truststore.
 
 use std::path::Path;
 
-use p12_keystore::{
-    Certificate, EncryptionAlgorithm, KeyStore, KeyStoreEntry, MacAlgorithm, Pkcs12Archive,
-    PrivateKey, PrivateKeyChain,
-};
+use p12_keystore::Pkcs12Archive;
 use rustls_pki_types::CertificateDer;
 use zeroize::Zeroizing;
 
-use super::{Contents, KeyEntry, MAX_ITERATIONS, Pkcs12Options, TrustedEntry};
+use super::p12edit::{MacDigest, Pkcs12File, Protection};
+use super::pbe::Scheme;
+use super::{Contents, KeyEntry, MAX_ITERATIONS, P12Profile, Pkcs12Options, TrustedEntry};
 use crate::error::{Error, Result};
 
 /// The most key-derivation work (PBKDF2 / PKCS#12-KDF iterations, scrypt
@@ -282,31 +282,65 @@ pub fn cost_opening(path: &Path, bytes: &[u8], password: Option<&str>) -> Result
     Ok(cost)
 }
 
-fn p12_cert(der: &[u8]) -> Result<Certificate> {
-    Certificate::from_der(der)
-        .map_err(|e| Error::Crypto(format!("cannot store a certificate: {e}")))
+/// What protects each part of a new file under `opts`.
+fn protection(opts: Pkcs12Options) -> Protection {
+    use super::pbe::Legacy;
+    let n = opts.iterations;
+    match opts.profile {
+        P12Profile::Modern => Protection {
+            certs: Some(Scheme::modern(n)),
+            keys: Scheme::modern(n),
+            mac: Some((MacDigest::Sha256, n)),
+        },
+        P12Profile::Legacy3des => Protection {
+            certs: Some(Scheme::legacy(Legacy::Tdes, n)),
+            keys: Scheme::legacy(Legacy::Tdes, n),
+            mac: Some((MacDigest::Sha1, n)),
+        },
+        P12Profile::LegacyRc2 => Protection {
+            certs: Some(Scheme::legacy(Legacy::Rc2_40, n)),
+            keys: Scheme::legacy(Legacy::Tdes, n),
+            mac: Some((MacDigest::Sha1, n)),
+        },
+        P12Profile::Passwordless => Protection {
+            certs: None,
+            keys: Scheme::modern(n),
+            mac: None,
+        },
+    }
 }
 
-fn encode(ks: &KeyStore, password: &str, opts: Pkcs12Options) -> Result<Vec<u8>> {
+/// A PKCS#12 file of private key entries and trusted certificates, each
+/// under one alias in every bag (see `p12edit::Pkcs12File::push_key`).
+pub fn write(
+    keys: &[KeyEntry],
+    trusted: &[TrustedEntry],
+    password: &str,
+    opts: Pkcs12Options,
+) -> Result<Zeroizing<Vec<u8>>> {
     opts.check()?;
-    let (enc, mac) = if opts.compat {
-        (
-            EncryptionAlgorithm::PbeWithShaAnd3KeyTripleDesCbc,
-            MacAlgorithm::HmacSha1,
-        )
-    } else {
-        (
-            EncryptionAlgorithm::PbeWithHmacSha256AndAes256,
-            MacAlgorithm::HmacSha256,
-        )
-    };
-    ks.writer(password)
-        .encryption_algorithm(enc)
-        .encryption_iterations(opts.iterations)
-        .mac_algorithm(mac)
-        .mac_iterations(opts.iterations)
-        .write()
-        .map_err(|e| Error::Crypto(format!("cannot write the PKCS#12 file: {e}")))
+    if opts.profile == P12Profile::Passwordless && !keys.is_empty() {
+        return Err(Error::usage(
+            "a password-less PKCS#12 holds certificates only: a private key needs a password (use --profile modern)",
+        ));
+    }
+    let p = protection(opts);
+    let mut file = Pkcs12File::empty(p.mac);
+    for k in keys {
+        let chain: Vec<&[u8]> = k.chain.iter().map(|c| c.as_ref()).collect();
+        if chain.is_empty() {
+            return Err(Error::usage("a keystore needs at least the certificate"));
+        }
+        file.push_key(&k.alias, &k.key_pkcs8, &chain, &p, password);
+    }
+    if !trusted.is_empty() {
+        let bags = trusted
+            .iter()
+            .map(|t| super::p12edit::trusted_bag(&t.alias, &t.cert))
+            .collect();
+        file.push_safe(bags, p.certs.clone());
+    }
+    Ok(Zeroizing::new(file.encode(password)))
 }
 
 pub fn write_keystore(
@@ -314,25 +348,7 @@ pub fn write_keystore(
     password: &str,
     opts: Pkcs12Options,
 ) -> Result<Zeroizing<Vec<u8>>> {
-    let key = PrivateKey::from_der(&entry.key_pkcs8)
-        .map_err(|e| Error::Crypto(format!("cannot store the private key: {e}")))?;
-    let leaf = entry
-        .chain
-        .first()
-        .ok_or_else(|| Error::usage("a keystore needs at least the certificate"))?;
-    // OpenSSL's convention for the localKeyId: the SHA-1 of the certificate.
-    let key_id = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, leaf);
-    let chain = entry
-        .chain
-        .iter()
-        .map(|c| p12_cert(c))
-        .collect::<Result<Vec<_>>>()?;
-    let mut ks = KeyStore::new();
-    ks.add_entry(
-        &entry.alias,
-        KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(key_id.as_ref(), key, chain)),
-    );
-    encode(&ks, password, opts).map(Zeroizing::new)
+    write(std::slice::from_ref(entry), &[], password, opts)
 }
 
 pub fn write_truststore(
@@ -340,11 +356,7 @@ pub fn write_truststore(
     password: &str,
     opts: Pkcs12Options,
 ) -> Result<Vec<u8>> {
-    let mut ks = KeyStore::new();
-    for e in entries {
-        ks.add_entry(&e.alias, KeyStoreEntry::Certificate(p12_cert(&e.cert)?));
-    }
-    encode(&ks, password, opts)
+    Ok(write(&[], entries, password, opts)?.to_vec())
 }
 
 /// Reads a PKCS#12 store. Its cost is bounded first (see `cost`), and a
@@ -463,7 +475,7 @@ mod tests {
             cert: cert.der().clone(),
         }];
         let opts = Pkcs12Options {
-            compat: false,
+            profile: P12Profile::Modern,
             iterations,
         };
         write_truststore(&entries, "changeit", opts).unwrap()
@@ -482,7 +494,7 @@ mod tests {
         let back = read(Path::new("t.p12"), &at_cap, "changeit").unwrap();
         assert_eq!(back.trusted.len(), 1);
         let over = Pkcs12Options {
-            compat: false,
+            profile: P12Profile::Modern,
             iterations: MAX_ITERATIONS + 1,
         };
         let e = write_truststore(&[], "changeit", over).unwrap_err();
@@ -499,24 +511,21 @@ mod tests {
         use pkcs8::der::Encode;
         let key = crate::keys::KeyType::EcdsaP256.generate().unwrap();
         let pkcs8 = crate::keys::pkcs8_der(&key);
-        let mut ks = KeyStore::new();
-        for i in 0..6u8 {
-            let pk = PrivateKey::from_der(&pkcs8).unwrap();
-            ks.add_entry(
-                &format!("k{i}"),
-                KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(
-                    [i].as_slice(),
-                    pk,
-                    Vec::new(),
-                )),
-            );
-        }
-        let bytes = ks
-            .writer("changeit")
-            .encryption_iterations(MAX_ITERATIONS)
-            .mac_iterations(1)
-            .write()
-            .unwrap();
+        let scheme = Scheme::modern(MAX_ITERATIONS);
+        let bags = (0..6u8)
+            .map(|i| {
+                super::super::p12edit::shrouded_key_bag(
+                    &pkcs8,
+                    &format!("k{i}"),
+                    &[i],
+                    &scheme,
+                    "changeit",
+                )
+            })
+            .collect();
+        let mut file = Pkcs12File::empty(Some((MacDigest::Sha256, 1)));
+        file.push_safe(bags, None);
+        let bytes = file.encode("changeit");
         assert!(
             cost(Path::new("k.p12"), &bytes).is_err(),
             "visible key bags"
@@ -563,8 +572,8 @@ mod tests {
         // No MAC: the budget is checked first, whatever the MAC says.
         let pfx = tlv(0x30, &[tlv(0x02, &[3]), tlv(0x30, &auth_safe)].concat());
         let outside = cost(Path::new("k.p12"), &pfx).unwrap();
-        // From outside: the (empty) certificate safe and the one-iteration key safe.
-        assert_eq!(outside.work, u64::from(MAX_ITERATIONS) + 1, "{outside:?}");
+        // From outside: the one-iteration key safe.
+        assert_eq!(outside.work, 1, "{outside:?}");
         let start = std::time::Instant::now();
         let e = read(Path::new("k.p12"), &pfx, "changeit").unwrap_err();
         assert!(e.to_string().contains("key-derivation iterations"), "{e}");
