@@ -82,6 +82,20 @@ pub fn display_name(der: &[u8]) -> Option<String> {
     })
 }
 
+/// A certificate's subject (RFC 4514, escaped for a terminal) and notAfter.
+pub struct Info {
+    pub subject: String,
+    pub not_after: time::OffsetDateTime,
+}
+
+pub fn info(der: &[u8]) -> Option<Info> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    Some(Info {
+        subject: crate::text::escape(&cert.subject().to_string()),
+        not_after: cert.validity().not_after.to_datetime(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -82,7 +82,15 @@ pub fn run(args: Args, _global: &Global, out: &Output) -> Result<()> {
                     "give the certificate and key with --cert and --key",
                 ));
             }
-            let alias = args.alias.clone().unwrap_or_else(|| name.clone());
+            // The certificate's first name, as `issue --keystore` names it,
+            // never the path it was given by.
+            let alias = match &args.alias {
+                Some(a) => a.clone(),
+                None => certs::read(&dir.join("cert.pem"))?
+                    .first()
+                    .and_then(|c| certs::display_name(c))
+                    .unwrap_or_else(|| name.clone()),
+            };
             (
                 dir.join("cert.pem"),
                 key,
@@ -115,7 +123,7 @@ pub fn run(args: Args, _global: &Global, out: &Output) -> Result<()> {
         .map(PathBuf::as_path)
         .filter(|p| p.exists())
         .collect();
-    let entry = stores::key_entry_from_files(&alias, &cert, &key, &extra)?;
+    let entry = stores::key_entry_from_files(&stores::alias_for(&alias), &cert, &key, &extra)?;
     let password = args.password.get(args.format.format, out)?;
     let bytes = stores::write_keystore(
         args.format.format,

@@ -25,6 +25,7 @@ mod keystore;
 mod list;
 mod renew;
 mod revoke;
+mod store;
 mod stores;
 mod trust;
 mod truststore;
@@ -90,6 +91,8 @@ pub enum Command {
     Keystore(keystore::Args),
     Truststore(truststore::Args),
     #[command(subcommand)]
+    Store(store::Command),
+    #[command(subcommand)]
     Trust(trust::Command),
     Verify(verify::Args),
     Inspect(inspect::Args),
@@ -118,6 +121,7 @@ impl Cli {
             Command::Csr(a) => csr::run(a, &self.global, &out),
             Command::Keystore(a) => keystore::run(a, &self.global, &out),
             Command::Truststore(a) => truststore::run(a, &self.global, &out),
+            Command::Store(c) => store::run(c, &out),
             Command::Verify(a) => return verify::run(a, &self.global, &out),
             Command::Trust(c) => return trust::run(c, &self.global, &out),
             Command::Inspect(a) => inspect::run(a, &self.global, &out),

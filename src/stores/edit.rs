@@ -36,8 +36,8 @@ impl EditableStore {
         }
     }
 
-    /// The aliases under which `der` is a trusted certificate. Certificates
-    /// in an encrypted PKCS#12 safe are not seen.
+    /// The aliases under which `der` is a trusted certificate (in a PKCS#12,
+    /// in any safe the password opened).
     pub fn aliases_of(&self, der: &[u8]) -> Vec<String> {
         match self {
             EditableStore::Jks(entries) => entries
@@ -46,7 +46,7 @@ impl EditableStore {
                 .map(|e| e.alias.clone())
                 .collect(),
             EditableStore::Pkcs12(f) => f
-                .plain_bags()
+                .bags()
                 .filter(|b| b.java_trusted && b.cert.as_deref() == Some(der))
                 .map(|b| b.alias.clone().unwrap_or_default())
                 .collect(),
@@ -58,9 +58,7 @@ impl EditableStore {
         let same = |a: &str| a.eq_ignore_ascii_case(alias);
         match self {
             EditableStore::Jks(entries) => entries.iter().any(|e| same(&e.alias)),
-            EditableStore::Pkcs12(f) => {
-                f.plain_bags().any(|b| b.alias.as_deref().is_some_and(same))
-            }
+            EditableStore::Pkcs12(f) => f.bags().any(|b| b.alias.as_deref().is_some_and(same)),
         }
     }
 
@@ -88,6 +86,58 @@ impl EditableStore {
                 f.remove(|b| same(b.alias.as_deref(), b.cert.as_deref())) > 0
             }
         }
+    }
+
+    /// Removes the entry named `alias`, whatever its kind. In a PKCS#12
+    /// that is every bag with that friendlyName, the bags sharing a key
+    /// bag's localKeyId, and CA certificates of its chain that nothing
+    /// else needs (they carry no alias of their own).
+    pub fn remove_alias(&mut self, alias: &str) -> bool {
+        let same = |a: Option<&str>| a.is_some_and(|a| a.eq_ignore_ascii_case(alias));
+        match self {
+            EditableStore::Jks(entries) => {
+                let before = entries.len();
+                entries.retain(|e| !same(Some(&e.alias)));
+                entries.len() != before
+            }
+            EditableStore::Pkcs12(f) => {
+                let ids: Vec<Vec<u8>> = f
+                    .bags()
+                    .filter(|b| same(b.alias.as_deref()))
+                    .filter_map(|b| b.local_key_id.clone())
+                    .collect();
+                let n = f.remove(|b| {
+                    same(b.alias.as_deref())
+                        || b.local_key_id.as_ref().is_some_and(|id| ids.contains(id))
+                });
+                f.remove_orphan_chain_certs();
+                n > 0
+            }
+        }
+    }
+
+    /// Adds a private key entry, protected as the store's own entries are.
+    pub fn add_key(&mut self, entry: &super::KeyEntry, password: &str) -> Result<()> {
+        match self {
+            EditableStore::Jks(entries) => entries.push(jks::key_raw(entry, password)?),
+            EditableStore::Pkcs12(f) => {
+                let profile = match f.profile() {
+                    super::P12Profile::Passwordless => {
+                        return Err(Error::usage(
+                            "this PKCS#12 has no password: it holds certificates only (convert it with --p12-profile modern to add a key)",
+                        ));
+                    }
+                    p => p,
+                };
+                let p = super::pkcs12::protection(super::Pkcs12Options {
+                    profile,
+                    ..Default::default()
+                });
+                let chain: Vec<&[u8]> = entry.chain.iter().map(|c| c.as_ref()).collect();
+                f.push_key(&entry.alias, &entry.key_pkcs8, &chain, &p, password);
+            }
+        }
+        Ok(())
     }
 
     pub fn encode(&self, password: &str) -> Vec<u8> {

@@ -123,40 +123,41 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Writes a JKS with an optional key entry and trusted certificates.
+/// Writes a JKS with private key entries and trusted certificates.
 pub fn write(
-    key: Option<&KeyEntry>,
+    keys: &[KeyEntry],
     trusted: &[TrustedEntry],
     password: &str,
 ) -> Result<Zeroizing<Vec<u8>>> {
-    let pw = password_bytes(password);
-    let mut out = Zeroizing::new(Vec::new());
-    out.extend_from_slice(&MAGIC.to_be_bytes());
-    out.extend_from_slice(&VERSION.to_be_bytes());
-    let count = trusted.len() + usize::from(key.is_some());
-    out.extend_from_slice(&(count as u32).to_be_bytes());
-    let date = now_ms();
-    if let Some(k) = key {
-        out.extend_from_slice(&TAG_KEY.to_be_bytes());
-        put_utf(&mut out, &k.alias)?;
-        out.extend_from_slice(&date.to_be_bytes());
-        let protected = protect_key(&k.key_pkcs8, &pw)?;
-        out.extend_from_slice(&(protected.len() as u32).to_be_bytes());
-        out.extend_from_slice(&protected);
-        out.extend_from_slice(&(k.chain.len() as u32).to_be_bytes());
-        for c in &k.chain {
-            put_cert(&mut out, c)?;
-        }
+    let mut entries = Vec::with_capacity(keys.len() + trusted.len());
+    for k in keys {
+        entries.push(key_raw(k, password)?);
     }
     for t in trusted {
-        out.extend_from_slice(&TAG_TRUSTED.to_be_bytes());
-        put_utf(&mut out, &t.alias)?;
-        out.extend_from_slice(&date.to_be_bytes());
-        put_cert(&mut out, &t.cert)?;
+        entries.push(trusted_raw(&t.alias, &t.cert)?);
     }
-    let mac = integrity(&pw, &out);
-    out.extend_from_slice(&mac);
-    Ok(out)
+    Ok(Zeroizing::new(encode_raw(&entries, password)))
+}
+
+/// A private key entry: the key under Sun's KeyProtector, and its chain.
+pub fn key_raw(k: &KeyEntry, password: &str) -> Result<RawEntry> {
+    let pw = password_bytes(password);
+    let mut b = Vec::new();
+    b.extend_from_slice(&TAG_KEY.to_be_bytes());
+    put_utf(&mut b, &k.alias)?;
+    b.extend_from_slice(&now_ms().to_be_bytes());
+    let protected = protect_key(&k.key_pkcs8, &pw)?;
+    b.extend_from_slice(&(protected.len() as u32).to_be_bytes());
+    b.extend_from_slice(&protected);
+    b.extend_from_slice(&(k.chain.len() as u32).to_be_bytes());
+    for c in &k.chain {
+        put_cert(&mut b, c)?;
+    }
+    Ok(RawEntry {
+        alias: k.alias.clone(),
+        cert: None,
+        bytes: b,
+    })
 }
 
 fn integrity(pw: &[u8], body: &[u8]) -> Vec<u8> {
@@ -478,7 +479,7 @@ mod tests {
             key_pkcs8: Zeroizing::new(crate::keys::pkcs8_der(&key)),
             chain: vec![CertificateDer::from(vec![0x30, 0x00])],
         };
-        let bytes = write(Some(&entry), &[], "pässwörd").unwrap();
+        let bytes = write(std::slice::from_ref(&entry), &[], "pässwörd").unwrap();
         let back = read(Path::new("s.jks"), &bytes, "pässwörd").unwrap();
         assert_eq!(back.keys[0].0, "srv");
         assert_eq!(back.key_pkcs8[0].as_slice(), entry.key_pkcs8.as_slice());

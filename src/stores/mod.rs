@@ -3,6 +3,7 @@
 
 pub mod edit;
 pub mod jks;
+pub mod manage;
 pub mod p12edit;
 pub mod pbe;
 pub mod pkcs12;
@@ -60,6 +61,8 @@ pub enum P12Profile {
     Modern,
     /// 3DES keys and certificates, HMAC-SHA1 MAC: Java 8 before 8u301,
     /// OpenSSL 1.1, macOS Keychain and iOS of any age (was --compat)
+    #[value(name = "legacy-3des")]
+    #[serde(rename = "legacy-3des")]
     Legacy3des,
     /// RC2-40 certificates, a 3DES key, HMAC-SHA1 MAC: macOS before 10.15,
     /// Android before 12, Windows Server 2016 (OpenSSL 3 needs -legacy)
@@ -185,7 +188,7 @@ pub fn write_keystore(
 ) -> Result<Zeroizing<Vec<u8>>> {
     match format {
         Format::P12 => pkcs12::write_keystore(entry, need(password)?, opts),
-        Format::Jks => jks::write(Some(entry), &[], need(password)?),
+        Format::Jks => jks::write(std::slice::from_ref(entry), &[], need(password)?),
         Format::Pem => {
             let mut pem = crate::keys::pem_encode("PRIVATE KEY", entry.key_pkcs8.to_vec());
             for c in &entry.chain {
@@ -205,7 +208,7 @@ pub fn write_truststore(
 ) -> Result<Vec<u8>> {
     match format {
         Format::P12 => pkcs12::write_truststore(entries, need(password)?, opts),
-        Format::Jks => Ok(jks::write(None, entries, need(password)?)?.to_vec()),
+        Format::Jks => Ok(jks::write(&[], entries, need(password)?)?.to_vec()),
         Format::Pem => Ok(entries
             .iter()
             .map(|e| crate::keys::pem_encode("CERTIFICATE", e.cert.to_vec()))
@@ -214,7 +217,7 @@ pub fn write_truststore(
     }
 }
 
-fn need(password: Option<&str>) -> Result<&str> {
+pub(crate) fn need(password: Option<&str>) -> Result<&str> {
     password.ok_or_else(|| Error::usage("this store format needs a password"))
 }
 

@@ -189,12 +189,11 @@ pub struct Pkcs12File {
 impl Pkcs12File {
     /// Reads `data`; the MAC, if any, is checked with `password` first.
     pub fn parse(path: &Path, data: &[u8], password: &str) -> Result<Pkcs12File> {
-        let corrupt = || {
-            Error::bad_file(
-                path,
-                "is not a PKCS#12 file minica can edit (truncated, corrupt, or BER rather than DER)",
-            )
-        };
+        let corrupt =
+            || Error::bad_file(path, "is not a valid PKCS#12 file (truncated or corrupt)");
+        // NSS's pk12util (and Windows) write BER: indefinite lengths, and
+        // strings in pieces. Read as DER; DER comes back unchanged.
+        let data = &ber_to_der(data).ok_or_else(corrupt)?;
         // Bounds the MAC's and any other KDF's work before doing any.
         super::pkcs12::cost(path, data)?;
         let top = tlvs(data).ok_or_else(corrupt)?;
@@ -221,6 +220,8 @@ impl Pkcs12File {
                 "give the store's password (the JDK's cacerts uses changeit)",
             ));
         }
+        // The MAC covered the content as written; its own structure may be BER too.
+        let content = &ber_to_der(content).ok_or_else(corrupt)?;
         let list = tlvs(content).ok_or_else(corrupt)?;
         let [list] = list.as_slice() else {
             return Err(corrupt());
@@ -229,6 +230,7 @@ impl Pkcs12File {
         for ci in seq(list).ok_or_else(corrupt)? {
             match data_content(&ci) {
                 Some(contents) => {
+                    let contents = &ber_to_der(contents).ok_or_else(corrupt)?;
                     let bags = tlvs(contents)
                         .and_then(|t| match t.as_slice() {
                             [s] => seq(s),
@@ -245,6 +247,7 @@ impl Pkcs12File {
                 }
                 None if ci.tag == 0x30 => safes.push(match open_sealed(&ci, password) {
                     Some((scheme, contents)) => {
+                        let contents = ber_to_der(&contents).ok_or_else(corrupt)?;
                         let bags = tlvs(&contents)
                             .and_then(|t| match t.as_slice() {
                                 [s] => seq(s),
@@ -382,6 +385,38 @@ impl Pkcs12File {
         n
     }
 
+    /// Drops certificate bags with neither alias nor localKeyId that are no
+    /// longer in the chain of any key's certificate: the CA certificates of
+    /// an entry just removed. Certificates anything still chains to stay.
+    pub fn remove_orphan_chain_certs(&mut self) {
+        let issuers_needed: Vec<Vec<u8>> = self
+            .bags()
+            .filter(|b| b.kind == BagKind::Cert && (b.alias.is_some() || b.local_key_id.is_some()))
+            .filter_map(|b| b.cert.clone())
+            .collect();
+        // Everything reachable upward from a named certificate.
+        let all: Vec<Vec<u8>> = self.bags().filter_map(|b| b.cert.clone()).collect();
+        let mut keep: Vec<Vec<u8>> = issuers_needed.clone();
+        let mut frontier = issuers_needed;
+        while let Some(c) = frontier.pop() {
+            let Some(issuer) = issuer_of(&c) else {
+                continue;
+            };
+            for cand in &all {
+                if !keep.contains(cand) && subject_of(cand).as_deref() == Some(issuer.as_slice()) {
+                    keep.push(cand.clone());
+                    frontier.push(cand.clone());
+                }
+            }
+        }
+        self.remove(|b| {
+            b.kind == BagKind::Cert
+                && b.alias.is_none()
+                && b.local_key_id.is_none()
+                && b.cert.as_ref().is_some_and(|c| !keep.contains(c))
+        });
+    }
+
     /// The file, its MAC (if it had one) recomputed with `password`.
     pub fn encode(&self, password: &str) -> Vec<u8> {
         let list: Vec<u8> = self
@@ -443,6 +478,97 @@ fn data_info(content: &[u8]) -> Vec<u8> {
     tlv(0x30, &b)
 }
 
+/// Re-encodes BER as DER where they differ: indefinite lengths become
+/// definite, and an OCTET STRING in pieces becomes one. DER comes back as
+/// it was (its lengths are already minimal). None for what is not BER.
+pub fn ber_to_der(data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut pos = 0;
+    while pos < data.len() {
+        pos += ber_element(&data[pos..], 0, &mut out)?;
+    }
+    Some(out)
+}
+
+/// Appends one element of `data` as DER to `out`; returns the bytes read.
+fn ber_element(data: &[u8], depth: usize, out: &mut Vec<u8>) -> Option<usize> {
+    if depth > 64 {
+        return None;
+    }
+    let mut i = 1;
+    if *data.first()? & 0x1f == 0x1f {
+        while *data.get(i)? & 0x80 != 0 {
+            i += 1;
+        }
+        i += 1;
+    }
+    let tag = &data[..i];
+    let constructed = data[0] & 0x20 != 0;
+    let first = *data.get(i)?;
+    i += 1;
+    let (body, used) = if first == 0x80 {
+        if !constructed {
+            return None;
+        }
+        // Children up to the end-of-contents octets.
+        let mut children = Vec::new();
+        let mut p = i;
+        while data.get(p..p + 2)? != [0, 0] {
+            p += ber_element(&data[p..], depth + 1, &mut children)?;
+        }
+        (children, p + 2)
+    } else {
+        let len = if first < 0x80 {
+            first as usize
+        } else {
+            let n = (first & 0x7f) as usize;
+            if n == 0 || n > 4 {
+                return None;
+            }
+            let b = data.get(i..i + n)?;
+            i += n;
+            b.iter().fold(0usize, |a, x| (a << 8) | *x as usize)
+        };
+        let content = data.get(i..i.checked_add(len)?)?;
+        if constructed {
+            let mut children = Vec::new();
+            let mut p = 0;
+            while p < content.len() {
+                p += ber_element(&content[p..], depth + 1, &mut children)?;
+            }
+            (children, i + len)
+        } else {
+            (content.to_vec(), i + len)
+        }
+    };
+    if data[0] == 0x24 {
+        // A constructed OCTET STRING: its pieces' contents, joined.
+        let joined: Vec<u8> = tlvs(&body)?
+            .iter()
+            .flat_map(|t| t.content.to_vec())
+            .collect();
+        out.extend(tlv(0x04, &joined));
+    } else {
+        let mut e = tlv(0, &body);
+        e.splice(0..1, tag.iter().copied());
+        out.extend(e);
+    }
+    Some(used)
+}
+
+fn subject_of(der: &[u8]) -> Option<Vec<u8>> {
+    use x509_parser::prelude::FromDer;
+    let (_, c) = x509_parser::certificate::X509Certificate::from_der(der).ok()?;
+    Some(c.tbs_certificate.subject.as_raw().to_vec())
+}
+
+fn issuer_of(der: &[u8]) -> Option<Vec<u8>> {
+    use x509_parser::prelude::FromDer;
+    let (_, c) = x509_parser::certificate::X509Certificate::from_der(der).ok()?;
+    (c.tbs_certificate.subject.as_raw() != c.tbs_certificate.issuer.as_raw())
+        .then(|| c.tbs_certificate.issuer.as_raw().to_vec())
+}
+
 fn bag_list(bags: &[Bag]) -> Vec<u8> {
     tlv(
         0x30,
@@ -473,11 +599,18 @@ fn open_sealed(ci: &Tlv<'_>, password: &str) -> Option<(Scheme, Zeroizing<Vec<u8
     let [_, alg, content] = eci.as_slice() else {
         return None;
     };
-    if content.tag != 0x80 {
-        return None;
-    }
+    // [0] IMPLICIT OCTET STRING: primitive, or in BER constructed of pieces.
+    let ciphertext: Vec<u8> = match content.tag {
+        0x80 => content.content.to_vec(),
+        0xa0 => tlvs(content.content)?
+            .iter()
+            .filter(|t| t.tag == 0x04)
+            .flat_map(|t| t.content.to_vec())
+            .collect(),
+        _ => return None,
+    };
     let scheme = Scheme::parse(alg.raw)?;
-    let plain = scheme.decrypt(password, content.content)?;
+    let plain = scheme.decrypt(password, &ciphertext)?;
     Some((scheme, plain))
 }
 

@@ -283,7 +283,7 @@ pub fn cost_opening(path: &Path, bytes: &[u8], password: Option<&str>) -> Result
 }
 
 /// What protects each part of a new file under `opts`.
-fn protection(opts: Pkcs12Options) -> Protection {
+pub(super) fn protection(opts: Pkcs12Options) -> Protection {
     use super::pbe::Legacy;
     let n = opts.iterations;
     match opts.profile {

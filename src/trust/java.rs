@@ -245,7 +245,7 @@ mod tests {
             alias: "a".into(),
             cert: CertificateDer::from(vec![0x30, 0x01, 0x00]),
         };
-        let orig = jks::write(None, &[a], "changeit").unwrap().to_vec();
+        let orig = jks::write(&[], &[a], "changeit").unwrap().to_vec();
         let p = Path::new("cacerts");
         let mut store = EditableStore::parse(p, &orig, "changeit").unwrap();
         store.add_trusted("minica-x", &[0x30, 0x00]).unwrap();
