@@ -271,6 +271,14 @@ fn caddy_acme_server_under_a_minica_intermediate_serves_certbot_and_lego() {
         "the Caddyfile points into the CA directory:\n{cf}"
     );
 
+    // http-01 is answered on port 80 (RFC 8555 8.3: the server connects
+    // there), and `caddy run` takes its admin endpoint, localhost:2019.
+    for p in [80, 2019] {
+        assert!(
+            std::net::TcpListener::bind(("0.0.0.0", p)).is_ok(),
+            "port {p} is taken (a caddy.service from the Debian package? .ci/run stops it); this test needs it"
+        );
+    }
     let _hosts = Hosts::add(&[
         "acme.internal.test",
         "certbot.internal.test",
