@@ -364,3 +364,33 @@ fn vault_pem_bundle_and_the_root_only_on_request() {
     assert_eq!(r.code, 2, "{r:?}");
     assert!(!env.file("c").exists());
 }
+
+/// With the root key encrypted, exporting an intermediate needs no
+/// passphrase: the root key is not read. Exporting the root does need it.
+#[test]
+fn exporting_an_intermediate_leaves_an_encrypted_root_key_unread() {
+    let env = Env::new();
+    let with_pass = |args: &[&str]| {
+        let out = std::process::Command::new(BIN)
+            .args(args)
+            .current_dir(env.path())
+            .env("MINICA_CA_DIR", env.ca_dir())
+            .env("MINICA_CA_PASSWORD", "a root passphrase")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    with_pass(&["init", "--encrypt"]);
+    with_pass(&["ca", "intermediate", "edge", "--no-default"]);
+    // No passphrase here (and no terminal to ask one on).
+    env.minica(&["export", "step-ca", "--issuer", "edge", "--out", "s"])
+        .ok();
+    env.minica(&["export", "vault", "--root-key", "--out", "v"])
+        .fails_with(2);
+    assert!(!env.file("v").exists());
+}
