@@ -11,6 +11,7 @@ pub mod constraints;
 pub mod crl;
 pub mod csr;
 pub mod error;
+pub mod export;
 pub mod fetch;
 pub mod fsx;
 pub mod inspect;

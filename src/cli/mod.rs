@@ -17,6 +17,7 @@ use minica::error::{Error, Result, exit};
 mod batch;
 mod ca_key;
 mod csr;
+mod export;
 mod init;
 mod inspect;
 mod intermediate;
@@ -100,6 +101,8 @@ pub enum Command {
     NeedsRenewal(renew::NeedsRenewalArgs),
     Revoke(revoke::RevokeArgs),
     Crl(revoke::CrlArgs),
+    #[command(subcommand)]
+    Export(export::Command),
 }
 
 impl Cli {
@@ -129,6 +132,7 @@ impl Cli {
             Command::NeedsRenewal(a) => return renew::needs_renewal(a, &self.global, &out),
             Command::Revoke(a) => revoke::revoke(a, &self.global, &out),
             Command::Crl(a) => revoke::crl(a, &self.global, &out),
+            Command::Export(c) => export::run(c, &self.global, &out),
         }?;
         Ok(exit::OK)
     }
