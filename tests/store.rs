@@ -316,6 +316,15 @@ fn stores_from_openssl_and_nss_are_read() {
     .ok();
     let entries = s.list(&out, true);
     assert!(entries.iter().any(|(_, k)| k == "key"), "{entries:?}");
+    // `minica keystore DIR` names the entry by the certificate, not the path.
+    env.minica(&["issue", "localhost", "--out", "some/dir/localhost"])
+        .ok();
+    env.minica(&["keystore", "some/dir/localhost", "--password-file", &s.pw])
+        .ok();
+    let jl = java(&["list", &env.s("some/dir/localhost/keystore.p12"), &s.pw])
+        .ok()
+        .stdout;
+    assert!(jl.contains("key localhost "), "{jl}");
     let jl = java(&["list", &env.s("svc.test/keystore.p12"), &s.pw])
         .ok()
         .stdout;
