@@ -8,20 +8,8 @@
 mod common;
 use common::*;
 
-use std::path::PathBuf;
-
 const LOGIN: &str = "<Body><UserName>alice</UserName><Password>pw</Password></Body>";
 const PW: &str = "changeit";
-
-fn example(name: &str) -> String {
-    let bin = PathBuf::from(BIN);
-    bin.parent()
-        .unwrap()
-        .join("examples")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
-}
 
 fn answered(out: &str) -> bool {
     out.contains("<Status>OK</Status><UserName>alice</UserName>")

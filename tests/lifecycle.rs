@@ -7,19 +7,9 @@
 mod common;
 use common::*;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const LOGIN: &str = "<Body><UserName>alice</UserName><Password>pw</Password></Body>";
-
-fn example(name: &str) -> String {
-    PathBuf::from(BIN)
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
-}
 
 /// `minica` with the CA passphrase in the environment (for root operations).
 fn with_pass(env: &Env, args: &[&str]) -> Run {
@@ -139,23 +129,10 @@ fn an_intermediate_signs_while_the_root_stays_offline() {
     std::fs::write(env.file("pw"), "changeit\n").unwrap();
     env.minica(&["truststore", "--out", "ts.p12", "--password-file", "pw"])
         .ok();
-    let mut server = Background::spawn(
-        &example("tls_server"),
-        &[
-            "--cert",
-            &env.s("localhost/chain.pem"),
-            "--key",
-            &env.s("localhost/key.pem"),
-            "--port",
-            "0",
-        ],
+    let (server, port) = tls_server(
+        &env.file("localhost/chain.pem"),
+        &env.file("localhost/key.pem"),
     );
-    let port = server
-        .read_until("listening on 127.0.0.1:")
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
     let root = env.ca_dir().join("ca.pem").to_string_lossy().into_owned();
     let r = run_with_input(
         "openssl",
@@ -323,23 +300,7 @@ fn forge_and_try(env: &Env, ca_cert: &Path, ca_key: &Path) -> (bool, bool) {
     std::fs::write(env.file("pw"), "changeit\n").unwrap();
     env.minica(&["truststore", "--out", "ts.p12", "--password-file", "pw"])
         .ok();
-    let mut server = Background::spawn(
-        &example("tls_server"),
-        &[
-            "--cert",
-            &d.join("chain.pem").to_string_lossy(),
-            "--key",
-            key.to_str().unwrap(),
-            "--port",
-            "0",
-        ],
-    );
-    let port = server
-        .read_until("listening on 127.0.0.1:")
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
+    let (server, port) = tls_server(&d.join("chain.pem"), &key);
     let r = java(&[
         "client",
         "-",
@@ -846,23 +807,10 @@ fn rustls_refuses_a_revoked_server_with_the_crls() {
     env.minica(&["crl", "--root", "--out", "root.crl"]).ok();
     let root = env.ca_dir().join("ca.pem").to_string_lossy().into_owned();
     for (name, revoked) in [("good.test", false), ("bad.test", true)] {
-        let mut server = Background::spawn(
-            &example("tls_server"),
-            &[
-                "--cert",
-                &env.s(&format!("{name}/chain.pem")),
-                "--key",
-                &env.s(&format!("{name}/key.pem")),
-                "--port",
-                "0",
-            ],
+        let (server, port) = tls_server(
+            &env.file(&format!("{name}/chain.pem")),
+            &env.file(&format!("{name}/key.pem")),
         );
-        let port = server
-            .read_until("listening on 127.0.0.1:")
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .to_string();
         let client = |crls: &[&str]| {
             let mut a = vec!["--ca", &root, "--host", name, "--port", &port];
             for c in crls {

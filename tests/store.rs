@@ -5,21 +5,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
 
 const PW: &str = "changeit";
-
-fn example(name: &str) -> String {
-    PathBuf::from(BIN)
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
-}
 
 struct Setup {
     env: Env,
@@ -181,23 +171,10 @@ fn edits_of_keytool_stores_keep_the_rest_and_java_uses_them() {
         &s.pw,
     ])
     .ok();
-    let mut server = Background::spawn(
-        &example("tls_server"),
-        &[
-            "--cert",
-            &env.s("exported/chain.pem"),
-            "--key",
-            &env.s("exported/key.pem"),
-            "--port",
-            "0",
-        ],
+    let (server, port) = tls_server(
+        &env.file("exported/chain.pem"),
+        &env.file("exported/key.pem"),
     );
-    let port = server
-        .read_until("listening on 127.0.0.1:")
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
     let hello = "<Body><UserName>alice</UserName><Password>pw</Password></Body>";
     let r = java(&["client", "-", &ts, &s.pw, "svc.test", &port, hello]);
     assert!(r.stdout.contains("<Status>OK</Status>"), "{r:?}");

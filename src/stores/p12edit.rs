@@ -230,16 +230,7 @@ impl Pkcs12File {
         for ci in seq(list).ok_or_else(corrupt)? {
             match data_content(&ci) {
                 Some(contents) => {
-                    let contents = &ber_to_der(contents).ok_or_else(corrupt)?;
-                    let bags = tlvs(contents)
-                        .and_then(|t| match t.as_slice() {
-                            [s] => seq(s),
-                            _ => None,
-                        })
-                        .ok_or_else(corrupt)?
-                        .iter()
-                        .map(|b| parse_bag(b).ok_or_else(corrupt))
-                        .collect::<Result<Vec<_>>>()?;
+                    let bags = parse_safe_contents(contents).ok_or_else(corrupt)?;
                     safes.push(Safe::Plain {
                         bags,
                         bytes: Some(ci.raw.to_vec()),
@@ -247,16 +238,7 @@ impl Pkcs12File {
                 }
                 None if ci.tag == 0x30 => safes.push(match open_sealed(&ci, password) {
                     Some((scheme, contents)) => {
-                        let contents = ber_to_der(&contents).ok_or_else(corrupt)?;
-                        let bags = tlvs(&contents)
-                            .and_then(|t| match t.as_slice() {
-                                [s] => seq(s),
-                                _ => None,
-                            })
-                            .ok_or_else(corrupt)?
-                            .iter()
-                            .map(|b| parse_bag(b).ok_or_else(corrupt))
-                            .collect::<Result<Vec<_>>>()?;
+                        let bags = parse_safe_contents(&contents).ok_or_else(corrupt)?;
                         Safe::Sealed {
                             bags,
                             scheme,
@@ -660,6 +642,16 @@ fn mac_digest(data: &[u8]) -> Option<Vec<u8>> {
     let m = seq(f.get(2)?)?;
     let di = seq(m.first()?)?;
     Some(di.get(1).filter(|d| d.tag == 0x04)?.content.to_vec())
+}
+
+/// SafeContents (BER or DER): its bags.
+fn parse_safe_contents(contents: &[u8]) -> Option<Vec<Bag>> {
+    let contents = ber_to_der(contents)?;
+    let top = tlvs(&contents)?;
+    let [list] = top.as_slice() else {
+        return None;
+    };
+    seq(list)?.iter().map(parse_bag).collect()
 }
 
 fn parse_bag(b: &Tlv<'_>) -> Option<Bag> {

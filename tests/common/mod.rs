@@ -359,3 +359,37 @@ pub fn spawn(env: &Env, args: &[&str]) -> Child {
         .spawn()
         .unwrap()
 }
+
+/// The path of one of minica's examples (built by `cargo test`).
+pub fn example(name: &str) -> String {
+    PathBuf::from(BIN)
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The example TLS server on 127.0.0.1 with this certificate chain and
+/// key; returns it (stopped on drop) and its port.
+pub fn tls_server(chain: &Path, key: &Path) -> (Background, String) {
+    let mut server = Background::spawn(
+        &example("tls_server"),
+        &[
+            "--cert",
+            &chain.to_string_lossy(),
+            "--key",
+            &key.to_string_lossy(),
+            "--port",
+            "0",
+        ],
+    );
+    let port = server
+        .read_until("listening on 127.0.0.1:")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    (server, port)
+}
