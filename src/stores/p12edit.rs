@@ -250,11 +250,13 @@ impl Pkcs12File {
                 None => return Err(corrupt()),
             }
         }
-        Ok(Pkcs12File {
+        let file = Pkcs12File {
             version: version.raw.to_vec(),
             safes,
             mac,
-        })
+        };
+        file.check_key_work(path)?;
+        Ok(file)
     }
 
     /// The profile whose form this file has, so that a rewrite keeps it
@@ -269,6 +271,36 @@ impl Pkcs12File {
             }) => P::Legacy3des,
             Some(_) => P::Modern,
         }
+    }
+
+    /// Key bags inside encrypted safes were out of sight of the cost check
+    /// made before anything was derived: bound them now, before any is
+    /// opened, as that check bounds the rest (each KDF and their sum).
+    fn check_key_work(&self, path: &Path) -> Result<()> {
+        use super::pkcs12::{MAX_KDF_WORK, MAX_SCRYPT_MEMORY};
+        let mut total = 0u64;
+        for b in self.bags().filter(|b| b.kind == BagKind::ShroudedKey) {
+            let Some(scheme) = b.key.as_deref().and_then(|k| {
+                let t = tlvs(k)?;
+                let f = seq(t.first()?)?;
+                Scheme::parse(f.first()?.raw)
+            }) else {
+                continue;
+            };
+            let (work, memory) = scheme.work();
+            total = total.saturating_add(work);
+            if work > u64::from(super::MAX_ITERATIONS)
+                || memory > MAX_SCRYPT_MEMORY
+                || total > MAX_KDF_WORK
+            {
+                return Err(Error::bad_file_fix(
+                    path,
+                    "holds private keys whose key derivation would take more work than minica spends on one store",
+                    "re-export the store with ordinary settings (`openssl pkcs12 -export -iter 10000`)",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Every bag that could be read (plain, or in a safe the password opened).
@@ -464,6 +496,10 @@ fn data_info(content: &[u8]) -> Vec<u8> {
 /// definite, and an OCTET STRING in pieces becomes one. DER comes back as
 /// it was (its lengths are already minimal). None for what is not BER.
 pub fn ber_to_der(data: &[u8]) -> Option<Vec<u8>> {
+    // DER (what nearly every writer makes) is returned without rebuilding.
+    if is_der(data, 0) {
+        return Some(data.to_vec());
+    }
     let mut out = Vec::with_capacity(data.len());
     let mut pos = 0;
     while pos < data.len() {
@@ -472,9 +508,23 @@ pub fn ber_to_der(data: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Whether `data` has only definite lengths and no string in pieces.
+fn is_der(data: &[u8], depth: usize) -> bool {
+    depth <= BER_DEPTH
+        && tlvs(data).is_some_and(|elems| {
+            elems
+                .iter()
+                .all(|e| e.tag != 0x24 && (!e.constructed || is_der(e.content, depth + 1)))
+        })
+}
+
+/// How deep BER is rebuilt: each level holds a copy of what is below it,
+/// so this bounds the memory to this many times the (capped) file.
+const BER_DEPTH: usize = 16;
+
 /// Appends one element of `data` as DER to `out`; returns the bytes read.
 fn ber_element(data: &[u8], depth: usize, out: &mut Vec<u8>) -> Option<usize> {
-    if depth > 64 {
+    if depth > BER_DEPTH {
         return None;
     }
     let mut i = 1;
@@ -1011,5 +1061,102 @@ mod tests {
             crate::x509::hex(&k),
             "8aaae6297b6cb04642ab5b077851284eb7128f1a2a7fbca3"
         );
+    }
+
+    /// Key bags hidden in a cheaply sealed safe: refused before any is opened.
+    #[test]
+    fn key_work_inside_sealed_safes_is_bounded() {
+        use crate::stores::MAX_ITERATIONS;
+        let key = crate::keys::KeyType::EcdsaP256.generate().unwrap();
+        let pkcs8 = crate::keys::pkcs8_der(&key);
+        let heavy = Scheme::modern(MAX_ITERATIONS);
+        let bags = (0..6u8)
+            .map(|i| shrouded_key_bag(&pkcs8, &format!("k{i}"), &[i], &heavy, "pw"))
+            .collect();
+        let mut f = Pkcs12File::empty(Some((MacDigest::Sha256, 1)));
+        f.push_safe(bags, Some(Scheme::modern(1)));
+        let bytes = f.encode("pw");
+        let start = std::time::Instant::now();
+        let e = Pkcs12File::parse(Path::new("k.p12"), &bytes, "pw").unwrap_err();
+        assert!(e.to_string().contains("more work"), "{e}");
+        assert!(start.elapsed().as_secs() < 5);
+    }
+
+    /// Truncated, bit-flipped and spliced stores (DER and BER): an error or
+    /// a store, never a panic, and no more work than the bounds allow.
+    #[test]
+    fn mangled_stores_are_errors_not_panics() {
+        let a = TrustedEntry {
+            alias: "a".into(),
+            cert: CertificateDer::from(cert("a.test")),
+        };
+        let key = crate::keys::KeyType::EcdsaP256.generate().unwrap();
+        let entry = crate::stores::KeyEntry {
+            alias: "k".into(),
+            key_pkcs8: Zeroizing::new(crate::keys::pkcs8_der(&key)),
+            chain: vec![CertificateDer::from(cert("k.test"))],
+        };
+        let opts = Pkcs12Options {
+            iterations: 1,
+            ..Default::default()
+        };
+        let with_mac = pkcs12::write(
+            std::slice::from_ref(&entry),
+            std::slice::from_ref(&a),
+            "pw",
+            opts,
+        )
+        .unwrap();
+        // No MAC: mangled bytes get past the integrity check, deep into the parser.
+        let mut plain = Pkcs12File::empty(None);
+        plain.push_safe(vec![trusted_bag("a", &a.cert)], None);
+        let p = Protection {
+            certs: None,
+            keys: Scheme::modern(1),
+            mac: None,
+        };
+        plain.push_key("k", &entry.key_pkcs8, &[entry.chain[0].as_ref()], &p, "pw");
+        let without = plain.encode("pw");
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) as usize) % n.max(1)
+        };
+        for round in 0..3000 {
+            let mut b = if (round / 4) % 2 == 0 {
+                with_mac.to_vec()
+            } else {
+                without.clone()
+            };
+            match round % 4 {
+                0 => b.truncate(next(b.len())),
+                1 => {
+                    for _ in 0..1 + next(4) {
+                        let i = next(b.len());
+                        b[i] ^= 1 << next(8);
+                    }
+                }
+                2 => {
+                    // A length byte turned into BER's indefinite form.
+                    let i = next(b.len());
+                    b[i] = 0x80;
+                }
+                _ => {
+                    let (i, j) = (next(b.len()), next(b.len()));
+                    let chunk = b[i.min(j)..i.max(j)].to_vec();
+                    let at = next(b.len());
+                    b.splice(at..at, chunk);
+                }
+            }
+            let _ = ber_to_der(&b);
+            if let Ok(f) = Pkcs12File::parse(Path::new("m.p12"), &b, "pw") {
+                for bag in f.bags() {
+                    let _ = bag.private_key("pw");
+                }
+                let _ = f.encode("pw");
+            }
+        }
     }
 }

@@ -150,6 +150,30 @@ impl Scheme {
         }
     }
 
+    /// What deriving its key costs: (iterations, or N·r·p for scrypt; and
+    /// the memory scrypt asks for, in bytes).
+    pub fn work(&self) -> (u64, u64) {
+        match self {
+            Scheme::Pbes2(p) => match &p.kdf {
+                pkcs5::pbes2::Kdf::Pbkdf2(k) => (u64::from(k.iteration_count), 0),
+                pkcs5::pbes2::Kdf::Scrypt(k) => {
+                    let (n, r, par) = (
+                        k.cost_parameter,
+                        u64::from(k.block_size),
+                        u64::from(k.parallelization),
+                    );
+                    (
+                        n.saturating_mul(r).saturating_mul(par),
+                        n.saturating_mul(128).saturating_mul(r),
+                    )
+                }
+                // A KDF pkcs5 adds later: count it as over any budget.
+                _ => (u64::MAX, 0),
+            },
+            Scheme::Legacy { iterations, .. } => (u64::from(*iterations), 0),
+        }
+    }
+
     pub fn describe(&self) -> &'static str {
         match self {
             Scheme::Pbes2(_) => "PBES2",

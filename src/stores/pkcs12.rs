@@ -26,7 +26,7 @@ pub const MAX_KDF_WORK: u64 = 4 * MAX_ITERATIONS as u64;
 const MAX_DER_NODES: usize = 4_000_000;
 const MAX_DER_DEPTH: usize = 40;
 /// The most memory scrypt may ask for (128·r·N bytes).
-const MAX_SCRYPT_MEMORY: u64 = 256 << 20;
+pub(super) const MAX_SCRYPT_MEMORY: u64 = 256 << 20;
 
 const OID_PBKDF2: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0c];
 /// 1.2.840.113549.1.12.1.x: the PKCS#12 PBE schemes (3DES, RC2, RC4).
