@@ -138,9 +138,22 @@ pub fn require(tool: &str) {
     let found = std::env::var_os("PATH")
         .map(|paths| std::env::split_paths(&paths).any(|d| d.join(tool).is_file()))
         .unwrap_or(false);
+    // The Debian package of each peer, as .ci/run installs it.
+    let package = match tool {
+        "keytool" | "java" | "javac" => "default-jdk-headless",
+        "gnutls-cli" | "certtool" => "gnutls-bin",
+        "certutil" | "pk12util" => "libnss3-tools",
+        "setpriv" | "prlimit" => "util-linux",
+        "trust" => "p11-kit",
+        "update-ca-certificates" => "ca-certificates",
+        "softhsm2-util" => "softhsm2",
+        "pkcs11-tool" => "opensc",
+        t if t.contains('/') => "(built by cargo test: run `cargo build --release --examples`)",
+        t => t,
+    };
     assert!(
         found,
-        "the peer `{tool}` is not installed; .ci/run installs it (apt-get install ...)"
+        "the peer `{tool}` is not installed: apt-get install {package} (.ci/run installs it)"
     );
 }
 
