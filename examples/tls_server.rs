@@ -78,6 +78,14 @@ fn config(args: &Args) -> Fallible<Arc<ServerConfig>> {
     Ok(Arc::new(config))
 }
 
+/// Whether `text`, already received, can be nothing but a complete (if
+/// wrong) message: not empty, and not the start of `<Body>...</Body>` or of
+/// an HTTP request still arriving.
+fn cannot_grow(text: &str) -> bool {
+    let prefix_of = |whole: &str| whole.starts_with(text) || text.starts_with(whole);
+    !text.is_empty() && !prefix_of("<Body>") && !prefix_of("POST ") && !prefix_of("GET ")
+}
+
 /// Reads one request: a raw message up to `</Body>`, or an HTTP request
 /// with its body, or whatever came before the client stopped sending.
 fn read_request(stream: &mut impl Read) -> std::io::Result<(bool, String)> {
@@ -100,7 +108,10 @@ fn read_request(stream: &mut impl Read) -> std::io::Result<(bool, String)> {
                     return Ok((true, text[end + 4..end + 4 + len].to_string()));
                 }
             }
-        } else if text.contains("</Body>") || text.ends_with('\n') {
+        } else if text.contains("</Body>") || text.ends_with('\n') || cannot_grow(&text) {
+            // As the classic server: each TLS read is judged as it arrives
+            // (a client may SSL_write one message without a newline and
+            // wait), unless it is the start of a <Body> or of an HTTP request.
             return Ok((false, text.into_owned()));
         }
         if buf.len() > MAX_REQUEST {

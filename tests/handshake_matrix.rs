@@ -174,6 +174,19 @@ fn matrix(key_type: &str, java_ok: bool) {
     );
     let r = tls_client(&env, &port, &["--message", "<Body>nonsense"]).ok();
     assert_eq!(r.stdout.trim(), "Invalid Message");
+    // One message without a newline, and the client waits for the answer
+    // (as the classic C client does: SSL_write, then SSL_read).
+    let r = run(
+        "python3",
+        &[
+            "-c",
+            "import socket,ssl,sys\nctx=ssl.create_default_context(cafile=sys.argv[2])\ns=ctx.wrap_socket(socket.create_connection(('127.0.0.1',int(sys.argv[1]))),server_hostname='localhost')\ns.settimeout(3)\ns.sendall(b'garbage')\nprint(s.recv(1000).decode())",
+            &port,
+            &env.s("localhost/ca.pem"),
+        ],
+    )
+    .ok();
+    assert_eq!(r.stdout.trim(), "Invalid Message", "{r:?}");
     // Refused: a certificate checked for another host.
     let ca = env.s("localhost/ca.pem");
     let r = run(
