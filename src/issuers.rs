@@ -272,14 +272,14 @@ fn create_under(dir: &Path, root: &Ca, req: IntermediateRequest) -> Result<Inter
     let idir = dir.join(ca::ISSUERS_DIR).join(&req.name);
     let (cert_path, key_path) = files(dir, &req.name);
     let replace = txn::Replace::from_force(req.force);
-    check_room(&root, req.path_len)?;
-    let constraints = constraints_under(&req.permit, &root)?;
+    check_room(root, req.path_len)?;
+    let constraints = constraints_under(&req.permit, root)?;
     let mut warnings = Vec::new();
-    let validity = ca_validity(req.days, &root, x509::now(), &mut warnings)?;
+    let validity = ca_validity(req.days, root, x509::now(), &mut warnings)?;
     let key_type = req.key_type.unwrap_or(root.config.ca.key_type);
     let mut subject = vec![(
         DnType::CommonName,
-        format!("{} {}", root_cn(&root), req.name),
+        format!("{} {}", root_cn(root), req.name),
     )];
     if let Some(o) = &root.config.ca.organization {
         subject.push((DnType::OrganizationName, o.clone()));
