@@ -623,7 +623,11 @@ pub fn create(dir: &Path, cfg: &CaConfig, force: bool, unlock: &Unlock) -> Resul
     // Nor does a missing module or token or a wrong PIN: the token is
     // opened and logged into before the directory is made.
     let token = match cfg.pkcs11_uri()? {
-        Some(uri) => Some(open_token(cfg, &uri, unlock, true)?),
+        Some(uri) => {
+            let token = open_token(cfg, &uri, unlock, true)?;
+            token.check_existing(&uri, cfg.ca.key_type)?;
+            Some(token)
+        }
         None => None,
     };
     Session::open(dir, true)?.create_with(cfg, force, unlock, token)

@@ -466,16 +466,7 @@ impl Token {
         let wanted = Kind::from_key_type(key_type)?;
         if let Some(h) = self.find_private(uri)? {
             let (key, warnings) = self.into_key(uri, h)?;
-            if key.kind != wanted {
-                return Err(Error::usage(format!(
-                    "{} already holds the key {}, an {} key, not the {} asked for; pass --key-type {} to use it, or name another object",
-                    uri.token_name(),
-                    uri.key_name(),
-                    key.kind.describe(),
-                    wanted.describe(),
-                    key.kind.describe()
-                )));
-            }
+            check_kind(uri, key.kind, wanted)?;
             return Ok((key, false, warnings));
         }
         let h = self.generate(uri, wanted)?;
@@ -555,9 +546,37 @@ impl Token {
         Ok(private)
     }
 
+    /// `init`, before anything is written: refuses a key the token already
+    /// holds under the URI's name that minica could not use as asked (of
+    /// another type, unable to sign), so that the refusal changes nothing.
+    pub fn check_existing(&self, uri: &KeyUri, key_type: KeyType) -> Result<()> {
+        let wanted = Kind::from_key_type(key_type)?;
+        if let Some(h) = self.find_private(uri)? {
+            let (kind, _, _) = self.inspect(uri, h)?;
+            check_kind(uri, kind, wanted)?;
+        }
+        Ok(())
+    }
+
+    fn into_key(self, uri: &KeyUri, h: ObjectHandle) -> Result<(TokenKey, Vec<String>)> {
+        let (kind, public, warnings) = self.inspect(uri, h)?;
+        Ok((
+            TokenKey {
+                kind,
+                public,
+                handle: h,
+                label: self.label.clone(),
+                module: self.module.clone(),
+                session: Mutex::new(Some(self.session)),
+                ctx: Some(self.ctx),
+            },
+            warnings,
+        ))
+    }
+
     /// Reads what minica needs of the private key `h`: its type and public
     /// key; checks it can sign, and warns when its value could leave.
-    fn into_key(self, uri: &KeyUri, h: ObjectHandle) -> Result<(TokenKey, Vec<String>)> {
+    fn inspect(&self, uri: &KeyUri, h: ObjectHandle) -> Result<(Kind, Vec<u8>, Vec<String>)> {
         let attrs = self
             .session
             .get_attributes(
@@ -645,18 +664,7 @@ impl Token {
                 uri.token_name()
             ));
         }
-        Ok((
-            TokenKey {
-                kind,
-                public,
-                handle: h,
-                label: self.label.clone(),
-                module: self.module.clone(),
-                session: Mutex::new(Some(self.session)),
-                ctx: Some(self.ctx),
-            },
-            warnings,
-        ))
+        Ok((kind, public, warnings))
     }
 
     /// The EC point of the key `h`: from its public key object (same
@@ -712,6 +720,22 @@ impl Token {
             uri.token_name()
         )))
     }
+}
+
+/// Refuses a key of another type than asked for: using it silently would
+/// leave ca.toml describing a key the CA does not have.
+fn check_kind(uri: &KeyUri, have: Kind, wanted: Kind) -> Result<()> {
+    if have == wanted {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "{} already holds the key {}, an {} key, not the {} asked for; pass --key-type {} to use it, or name another object",
+        uri.token_name(),
+        uri.key_name(),
+        have.describe(),
+        wanted.describe(),
+        have.describe()
+    )))
 }
 
 /// Why a module would not load, without libloading's long prefix.
