@@ -539,3 +539,69 @@ fn token_snapshot(
     }
     files
 }
+
+/// The README's way back: `init --force` without `--pkcs11` makes a root
+/// with a key file and keeps the token CA's files aside; `init --force
+/// --pkcs11` over a file CA moves its ca-key.pem aside with the rest.
+#[test]
+fn a_token_ca_is_replaced_both_ways() {
+    let hsm = Hsm::new();
+    let env = Env::new();
+    let uri = "pkcs11:token=minica;object=root";
+    hsm.minica(&env, Some(PIN), &init_args(uri, "ecdsa-p256"))
+        .ok();
+    let ca = env.ca_dir();
+    let token_root = std::fs::read(ca.join("ca.pem")).unwrap();
+
+    hsm.minica(&env, None, &["init", "--force"]).ok();
+    assert!(ca.join("ca-key.pem").is_file());
+    let toml = std::fs::read_to_string(ca.join("ca.toml")).unwrap();
+    assert!(!toml.contains("pkcs11"), "{toml}");
+    let aside: Vec<PathBuf> = std::fs::read_dir(&ca)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("replaced-")
+        })
+        .collect();
+    assert_eq!(aside.len(), 1);
+    assert_eq!(std::fs::read(aside[0].join("ca.pem")).unwrap(), token_root);
+    assert!(
+        std::fs::read_to_string(aside[0].join("ca.toml"))
+            .unwrap()
+            .contains(uri)
+    );
+    hsm.minica(&env, None, &["issue", "file.test"]).ok();
+
+    // Back into the token: the same key, and the key file goes aside.
+    let file_key = std::fs::read(ca.join("ca-key.pem")).unwrap();
+    let again = hsm
+        .minica(
+            &env,
+            Some(PIN),
+            &[init_args(uri, "ecdsa-p256"), vec!["--force"]].concat(),
+        )
+        .ok();
+    assert!(again.stdout.contains("already there"), "{}", again.stdout);
+    assert!(!ca.join("ca-key.pem").exists());
+    let kept = std::fs::read_dir(&ca)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("ca-key.pem"))
+        .filter(|p| p.is_file())
+        .collect::<Vec<_>>();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(std::fs::read(&kept[0]).unwrap(), file_key);
+    hsm.minica(&env, Some(PIN), &["issue", "token.test"]).ok();
+    openssl(&[
+        "verify",
+        "-CAfile",
+        &env.s("token.test/ca.pem"),
+        &env.s("token.test/cert.pem"),
+    ])
+    .ok();
+}
