@@ -605,3 +605,55 @@ fn a_token_ca_is_replaced_both_ways() {
     ])
     .ok();
 }
+
+/// `batch` signs on several threads through the one token session (behind
+/// a mutex), and `init --permit` makes its constrained intermediate
+/// through the token in the same run.
+#[test]
+fn batch_and_init_permit_sign_through_the_token() {
+    let hsm = Hsm::new();
+    let env = Env::new();
+    let uri = "pkcs11:token=minica;object=root";
+    let mut args = init_args(uri, "ecdsa-p256");
+    args.extend(["--permit", ".test", "--no-intermediate"]);
+    hsm.minica(&env, Some(PIN), &args).ok();
+    let names: Vec<String> = (0..8).map(|i| format!("h{i}.test")).collect();
+    std::fs::write(env.file("hosts.txt"), names.join("\n") + "\n").unwrap();
+    hsm.minica(
+        &env,
+        Some(PIN),
+        &["batch", "hosts.txt", "--out", "certs", "--jobs", "4"],
+    )
+    .ok();
+    let cafile = env.ca_dir().join("ca.pem");
+    for n in &names {
+        openssl(&[
+            "verify",
+            "-CAfile",
+            cafile.to_str().unwrap(),
+            &env.s(&format!("certs/{n}/cert.pem")),
+        ])
+        .ok();
+    }
+
+    let mut args = init_args(uri, "ecdsa-p256");
+    args.extend(["--permit", ".test", "--force"]);
+    let made = hsm.minica(&env, Some(PIN), &args).ok();
+    assert!(
+        made.stdout.contains("intermediate issuing"),
+        "{}",
+        made.stdout
+    );
+    hsm.minica(&env, None, &["issue", "a.test"]).ok();
+    openssl(&[
+        "verify",
+        "-CAfile",
+        &env.s("a.test/ca.pem"),
+        "-untrusted",
+        &env.ca_dir()
+            .join("issuers/issuing/cert.pem")
+            .to_string_lossy(),
+        &env.s("a.test/cert.pem"),
+    ])
+    .ok();
+}
