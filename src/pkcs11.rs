@@ -332,8 +332,9 @@ fn ck(what: &str, token: &str, e: CkError) -> Error {
 
 impl Token {
     /// Loads `module`, finds the one token the URI names, opens a session
-    /// (read-write when `rw`: v2.40 base 5.6 lets only a R/W session make
-    /// token objects) and logs the user in with the PIN from `pin`.
+    /// (read-write when `rw`: v2.40 base, C_OpenSession and C_GenerateKeyPair:
+    /// a read-only session cannot create token objects) and logs the user in
+    /// with the PIN from `pin`.
     pub fn open(module: &Path, uri: &KeyUri, pin: &Source, rw: bool) -> Result<Token> {
         match std::fs::metadata(module) {
             Ok(m) if m.is_file() => {}
@@ -861,14 +862,16 @@ fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
 
 /// RFC 3279 2.2.3: an ECDSA signature in X.509 is the DER
 /// ECDSA-Sig-Value SEQUENCE { r INTEGER, s INTEGER }; CKM_ECDSA returns
-/// r and s concatenated, each `n` bytes (v2.40 mechanisms 2.3.1).
+/// r and s concatenated, "both represented as an octet string of equal
+/// length of at most nLen" (v2.40 mechanisms 2.3.1), `n` bytes for the curve.
 fn ecdsa_sig_value(raw: &[u8], n: usize) -> Option<Vec<u8>> {
-    if raw.len() != 2 * n {
+    if raw.is_empty() || !raw.len().is_multiple_of(2) || raw.len() > 2 * n {
         return None;
     }
+    let (r, s) = raw.split_at(raw.len() / 2);
     let mut body = Vec::new();
-    der_uint(&mut body, &raw[..n]);
-    der_uint(&mut body, &raw[n..]);
+    der_uint(&mut body, r);
+    der_uint(&mut body, s);
     Some(der_sequence(body))
 }
 
@@ -881,8 +884,10 @@ pub struct TokenKey {
     handle: ObjectHandle,
     label: String,
     module: PathBuf,
-    /// One session, one caller at a time: a session must not be used by
-    /// two threads at once (v2.40 base 6.7.7); `batch` signs from several.
+    /// One session, one caller at a time: a session holds one active
+    /// operation (C_SignInit .. C_Sign), so two threads signing at once
+    /// through it would interleave (cryptoki's Session is Send, not Sync,
+    /// for this reason); `batch` signs from several threads.
     session: Mutex<Option<Session>>,
     ctx: Option<Pkcs11>,
 }
@@ -904,8 +909,9 @@ impl TokenKey {
         match self.kind {
             Kind::P256 | Kind::P384 => {
                 // CKM_ECDSA signs a digest the caller made (v2.40 mechanisms
-                // 2.3.1); hashing here works with every EC token, where
-                // CKM_ECDSA_SHA256/384 (3.0) are not everywhere.
+                // 2.3.6, "ECDSA without hashing"); hashing here works with
+                // every EC token, where CKM_ECDSA_SHA256/384 (2.3.7) are
+                // not everywhere.
                 let alg = if self.kind == Kind::P256 {
                     &aws_lc_rs::digest::SHA256
                 } else {
@@ -916,8 +922,9 @@ impl TokenKey {
                 ecdsa_sig_value(&raw, self.kind.ec_len()).ok_or(CkError::InvalidValue)
             }
             // CKM_SHA256_RSA_PKCS: PKCS #1 v1.5 over SHA-256, hashed by the
-            // token (v2.40 mechanisms 2.1.11), as sha256WithRSAEncryption
-            // (RFC 4055) wants.
+            // token (v2.40 mechanisms, "PKCS #1 v1.5 RSA signature with
+            // SHA-224, SHA-256, ..."), as sha256WithRSAEncryption (RFC 4055
+            // section 5) wants.
             Kind::Rsa(_) => session.sign(&Mechanism::Sha256RsaPkcs, self.handle, msg),
         }
     }
@@ -997,6 +1004,13 @@ mod tests {
         assert_eq!(&sig[..5], &[0x30, 0x26, 0x02, 0x21, 0x00]);
         assert_eq!(&sig[sig.len() - 3..], &[0x02, 0x01, 0x05]);
         assert!(ecdsa_sig_value(&raw[1..], 32).is_none());
+        assert!(ecdsa_sig_value(&[], 32).is_none());
+        assert!(ecdsa_sig_value(&[1; 66], 32).is_none());
+        // Shorter halves (v2.40 mechanisms 2.3.1 allows them) still split evenly.
+        assert_eq!(
+            ecdsa_sig_value(&[1, 2], 32).unwrap(),
+            [0x30, 6, 2, 1, 1, 2, 1, 2]
+        );
         // A 2048-bit modulus needs a long-form length.
         let der = rsa_public_key_der(&[0xc0; 256], &[1, 0, 1]);
         assert_eq!(&der[..4], &[0x30, 0x82, 0x01, 0x0a]);
