@@ -148,6 +148,12 @@ impl Ca {
         self.constraints.has_dns() || self.parent_constraints.iter().any(Constraints::has_dns)
     }
 
+    /// The error for a failed signature: a token's own reason when the
+    /// token failed (rcgen only knows "remote key error").
+    pub fn signing_failed(&self, e: rcgen::Error) -> Error {
+        self.issuer.key().signing_failed(e)
+    }
+
     pub fn policy(&self) -> crate::policy::Policy<'_> {
         crate::policy::Policy {
             rules: &self.config.policy,
@@ -304,7 +310,9 @@ impl Session {
             };
             let (key, generated, warnings) = token.key_or_generate(&uri, cfg.ca.key_type)?;
             let key = CaKey::Token(Box::new(key));
-            let cert = params.self_signed(&key)?;
+            let cert = params
+                .self_signed(&key)
+                .map_err(|e| key.signing_failed(e))?;
             let replaced = self.write_root(cfg, &cert, None, state, now)?;
             let ca = signer(dir, read_ca_cert(&dir.join(CERT_FILE))?, key, None, None)?;
             return Ok(Created {

@@ -30,6 +30,20 @@ pub enum CaKey {
     Token(Box<crate::pkcs11::TokenKey>),
 }
 
+impl CaKey {
+    /// The error for a failed signature: a token's own reason when the
+    /// token failed (rcgen only knows "remote key error").
+    pub fn signing_failed(&self, e: rcgen::Error) -> Error {
+        match self {
+            CaKey::Token(k) => match k.failure() {
+                Some(why) => Error::Crypto(why),
+                None => e.into(),
+            },
+            CaKey::File(_) => e.into(),
+        }
+    }
+}
+
 impl rcgen::PublicKeyData for CaKey {
     fn der_bytes(&self) -> &[u8] {
         match self {

@@ -316,6 +316,36 @@ fn module_error(module: &Path, problem: impl std::fmt::Display) -> Error {
     )
 }
 
+/// Loading a module runs its code with minica's rights (often root's): one
+/// that another user could have replaced is refused, as a CA directory
+/// others can write is.
+fn check_module_owner(module: &Path, m: &std::fs::Metadata) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if m.uid() != 0 && m.uid() != me {
+        return Err(Error::bad_file_fix(
+            module,
+            format!(
+                "the PKCS#11 module is owned by user {}, who could change the code minica would run",
+                m.uid()
+            ),
+            "use a module installed by root or by you",
+        ));
+    }
+    if m.mode() & 0o022 != 0 {
+        return Err(Error::bad_file_fix(
+            module,
+            format!(
+                "the PKCS#11 module is writable by others (mode {:o}), who could change the code minica would run",
+                m.mode() & 0o777
+            ),
+            format!("run `chmod go-w {}`", module.display()),
+        ));
+    }
+    Ok(())
+}
+
 /// A PKCS#11 failure as a sentence; never the PIN (no call here sees it
 /// but C_Login, whose error carries only the return value).
 fn ck(what: &str, token: &str, e: CkError) -> Error {
@@ -337,7 +367,7 @@ impl Token {
     /// with the PIN from `pin`.
     pub fn open(module: &Path, uri: &KeyUri, pin: &Source, rw: bool) -> Result<Token> {
         match std::fs::metadata(module) {
-            Ok(m) if m.is_file() => {}
+            Ok(m) if m.is_file() => check_module_owner(module, &m)?,
             Ok(_) => return Err(module_error(module, "is not a file")),
             Err(_) => return Err(module_error(module, "no such PKCS#11 module")),
         }
@@ -570,6 +600,7 @@ impl Token {
                 module: self.module.clone(),
                 session: Mutex::new(Some(self.session)),
                 ctx: Some(self.ctx),
+                failure: Mutex::new(None),
             },
             warnings,
         ))
@@ -591,13 +622,16 @@ impl Token {
                     AttributeType::Modulus,
                     AttributeType::PublicExponent,
                     AttributeType::Id,
+                    AttributeType::AlwaysAuthenticate,
                 ],
             )
             .map_err(|e| ck("read the key's attributes", &self.label, e))?;
         let (mut key_type, mut sign, mut sensitive, mut extractable) = (None, false, false, true);
         let (mut params, mut modulus, mut exponent, mut id) = (None, None, None, None);
+        let mut always_authenticate = false;
         for a in attrs {
             match a {
+                Attribute::AlwaysAuthenticate(b) => always_authenticate = b,
                 Attribute::KeyType(t) => key_type = Some(t),
                 Attribute::Sign(b) => sign = b,
                 Attribute::Sensitive(b) => sensitive = b,
@@ -653,6 +687,16 @@ impl Token {
         if !sign {
             return Err(Error::usage(format!(
                 "the key {} in {} may not sign (CKA_SIGN is false); make a signing key",
+                uri.key_name(),
+                uri.token_name()
+            )));
+        }
+        // v2.40 base 4.9: such a key wants C_Login(CKU_CONTEXT_SPECIFIC)
+        // between C_SignInit and every C_Sign; said plainly here rather
+        // than failing at the first signature.
+        if always_authenticate {
+            return Err(Error::usage(format!(
+                "the key {} in {} asks for the PIN again before every signature (CKA_ALWAYS_AUTHENTICATE), which minica does not do; use a key without it",
                 uri.key_name(),
                 uri.token_name()
             )));
@@ -890,6 +934,8 @@ pub struct TokenKey {
     /// for this reason); `batch` signs from several threads.
     session: Mutex<Option<Session>>,
     ctx: Option<Pkcs11>,
+    /// Why the last signature failed: rcgen's error cannot carry it.
+    failure: Mutex<Option<String>>,
 }
 
 impl TokenKey {
@@ -901,6 +947,14 @@ impl TokenKey {
     /// The token's label and module, for messages.
     pub fn describe(&self) -> String {
         format!("{:?} (module {})", self.label, self.module.display())
+    }
+
+    /// Why the last signature failed, as a sentence naming the token.
+    pub fn failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn sign_inner(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, CkError> {
@@ -942,10 +996,13 @@ impl PublicKeyData for TokenKey {
 
 impl SigningKey for TokenKey {
     fn sign(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, rcgen::Error> {
-        // rcgen's error has no room for the token's reason; it is what
-        // `Remote key error` in the message stands for.
-        self.sign_inner(msg)
-            .map_err(|_| rcgen::Error::RemoteKeyError)
+        // rcgen's error has no room for the token's reason: it is kept for
+        // `Ca::signing_failed` to report.
+        self.sign_inner(msg).map_err(|e| {
+            let why = ck("sign", &self.label, e).to_string();
+            *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+            rcgen::Error::RemoteKeyError
+        })
     }
 }
 

@@ -7,6 +7,7 @@
 mod common;
 use common::*;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -352,6 +353,27 @@ fn a_key_already_in_the_token_is_used() {
     e.one_sentence_naming("--key-type ecdsa-p384");
     assert_eq!(before, snapshot(env.path()));
 
+    // A key that wants the PIN before every signature is refused before
+    // anything is written.
+    hsm.pkcs11_tool(&[
+        "--keypairgen",
+        "--key-type",
+        "EC:prime256v1",
+        "--label",
+        "every-time",
+        "--always-auth",
+    ])
+    .ok();
+    let e = hsm
+        .minica(
+            &env,
+            Some(PIN),
+            &init_args("pkcs11:token=minica;object=every-time", "ecdsa-p256"),
+        )
+        .fails_with(2);
+    e.one_sentence_naming("CKA_ALWAYS_AUTHENTICATE");
+    assert_eq!(before, snapshot(env.path()));
+
     let pin_file = env.file("pin.txt");
     std::fs::write(&pin_file, format!("{PIN}\n")).unwrap();
     let mut args = init_args(uri, "ecdsa-p384");
@@ -360,11 +382,11 @@ fn a_key_already_in_the_token_is_used() {
     assert!(made.stdout.contains("already there"), "{}", made.stdout);
 
     token_key_is_the_certificates(&hsm, &env, "existing", &env.ca_dir().join("ca.pem"));
-    // Only the one key pair: nothing new was made.
+    // Only the two key pairs made here: nothing new was made.
     let list = hsm
         .pkcs11_tool(&["--list-objects", "--type", "privkey"])
         .ok();
-    assert_eq!(list.stdout.matches("Private Key Object").count(), 1);
+    assert_eq!(list.stdout.matches("Private Key Object").count(), 2);
 
     // The same key after `init --force` (a new root certificate for it).
     let mut again = args.clone();
@@ -403,6 +425,12 @@ fn token_failures_are_one_sentence_and_change_nothing() {
     let env = Env::new();
     std::fs::write(env.file("not-a-module.so"), "just text\n").unwrap();
     let bogus = env.s("not-a-module.so");
+    // The real module, but writable by anyone: loading it would run
+    // whatever someone put there.
+    let open_module = env.file("open-module.so");
+    std::fs::copy(MODULE, &open_module).unwrap();
+    std::fs::set_permissions(&open_module, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let open_module = open_module.to_str().unwrap().to_string();
     let good = "pkcs11:token=minica;object=root";
     let init = |uri: &str, module: &str| {
         vec![
@@ -430,6 +458,11 @@ fn token_failures_are_one_sentence_and_change_nothing() {
             init(good, &bogus),
             Some(PIN),
             "cannot be loaded as a PKCS#11 module",
+        ),
+        (
+            init(good, &open_module),
+            Some(PIN),
+            "writable by others (mode 666)",
         ),
         (
             init("pkcs11:token=minica;object=root?pin-value=pin-4711", MODULE),
