@@ -271,12 +271,10 @@ impl Kind {
     }
 
     fn describe(self) -> String {
-        match self.key_type() {
-            Some(k) => k.to_string(),
-            None => match self {
-                Kind::Rsa(b) => format!("rsa-{b}"),
-                _ => unreachable!("every EC kind has a key type"),
-            },
+        match (self, self.key_type()) {
+            (_, Some(k)) => k.to_string(),
+            (Kind::Rsa(b), None) => format!("rsa-{b}"),
+            (Kind::P256 | Kind::P384, None) => "ecdsa".into(),
         }
     }
 
@@ -939,11 +937,6 @@ pub struct TokenKey {
 }
 
 impl TokenKey {
-    /// The key's type, for ca.toml and messages.
-    pub fn key_type(&self) -> KeyType {
-        self.kind.key_type().unwrap_or_default()
-    }
-
     /// The token's label and module, for messages.
     pub fn describe(&self) -> String {
         format!("{:?} (module {})", self.label, self.module.display())
