@@ -4,7 +4,8 @@
 //! <ca-dir>/            mode 0700
 //!   ca.toml            settings (see ca.toml.example)
 //!   ca.pem             the root certificate: its presence means "a CA is here"
-//!   ca-key.pem         the root key, PKCS#8, mode 0600
+//!   ca-key.pem         the root key, PKCS#8, mode 0600 (none when ca.toml
+//!                      names a PKCS#11 token key: see pkcs11.rs)
 //!   issued.jsonl       append-only record of issued certificates
 //!   templates/         optional profile overrides
 //!   .lock              held while a certificate is issued
@@ -25,11 +26,11 @@ use rustls_pki_types::pem::PemObject;
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::cakey::{self, Unlock};
+use crate::cakey::{self, CaKey, Unlock};
 use crate::config::CaConfig;
 use crate::constraints::{Constraints, Permit};
 use crate::error::{Error, Result};
-use crate::{fsx, keys, record, txn, x509};
+use crate::{fsx, keys, pkcs11, record, txn, x509};
 
 pub const CERT_FILE: &str = "ca.pem";
 pub const KEY_FILE: &str = "ca-key.pem";
@@ -60,7 +61,8 @@ pub struct Ca {
     pub config_path: PathBuf,
     pub cert_der: CertificateDer<'static>,
     pub cert_pem: String,
-    pub issuer: Issuer<'static, KeyPair>,
+    /// Signs with the key in memory or through the token (see CaKey).
+    pub issuer: Issuer<'static, CaKey>,
     pub subject: String,
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
@@ -111,7 +113,8 @@ pub fn exists(dir: &Path) -> bool {
 pub enum State {
     /// None of the CA's files: a CA may be made here.
     Empty,
-    /// A certificate and its key.
+    /// A certificate and its key (or, for a key in a PKCS#11 token, the
+    /// certificate and the ca.toml that names the key).
     Complete,
     /// Some of the CA's files but not both the certificate and the key:
     /// never a reason to make a new key over what is there.
@@ -143,6 +146,12 @@ impl Ca {
     /// Whether any CA in the path limits DNS names.
     pub fn has_dns_constraints(&self) -> bool {
         self.constraints.has_dns() || self.parent_constraints.iter().any(Constraints::has_dns)
+    }
+
+    /// The error for a failed signature: a token's own reason when the
+    /// token failed (rcgen only knows "remote key error").
+    pub fn signing_failed(&self, e: rcgen::Error) -> Error {
+        self.issuer.key().signing_failed(e)
     }
 
     pub fn policy(&self) -> crate::policy::Policy<'_> {
@@ -201,7 +210,14 @@ impl Session {
             .into_iter()
             .filter(|f| self.dir.join(f).symlink_metadata().is_ok())
             .collect();
-        let missing: Vec<&'static str> = [CERT_FILE, KEY_FILE]
+        // A root key in a token has no file: the certificate and ca.toml
+        // (which names the key) make the CA complete.
+        let needed = if key_in_token(&self.dir) {
+            [CERT_FILE, CONFIG_FILE]
+        } else {
+            [CERT_FILE, KEY_FILE]
+        };
+        let missing: Vec<&'static str> = needed
             .into_iter()
             .filter(|f| !present.contains(f))
             .collect();
@@ -217,7 +233,12 @@ impl Session {
         match self.state() {
             State::Complete => load_files(&self.dir, unlock),
             State::Empty => Err(Error::NoCa(self.dir.clone())),
-            State::Partial { present, missing } => Err(incomplete(&self.dir, &present, &missing)),
+            State::Partial { present, missing } => {
+                // A ca.toml that cannot be read is the first thing to fix:
+                // it may be what names a token key.
+                read_config(&self.dir)?;
+                Err(incomplete(&self.dir, &present, &missing))
+            }
         }
     }
 
@@ -248,7 +269,20 @@ impl Session {
     /// one unless `force`; then the old files are kept in `replaced-<time>/`,
     /// all of them moved in one transaction.
     pub fn create(&self, cfg: &CaConfig, force: bool, unlock: &Unlock) -> Result<Created> {
+        self.create_with(cfg, force, unlock, None)
+    }
+
+    /// [`Session::create`], with the token already opened (and logged
+    /// into) when the root key is to be in one.
+    fn create_with(
+        &self,
+        cfg: &CaConfig,
+        force: bool,
+        unlock: &Unlock,
+        token: Option<pkcs11::Token>,
+    ) -> Result<Created> {
         let dir = &self.dir;
+        cfg.check_pkcs11()?;
         // Check the settings before touching the disk.
         let now = x509::now();
         let serial = x509::random_serial()?;
@@ -267,6 +301,27 @@ impl Session {
             });
         }
 
+        // A key in a token: found there, or made there, after the checks
+        // above so that a refused init leaves the token as it was.
+        if let Some(uri) = cfg.pkcs11_uri()? {
+            let token = match token {
+                Some(t) => t,
+                None => open_token(cfg, &uri, unlock, true)?,
+            };
+            let (key, generated, warnings) = token.key_or_generate(&uri, cfg.ca.key_type)?;
+            let key = CaKey::Token(Box::new(key));
+            let cert = params
+                .self_signed(&key)
+                .map_err(|e| key.signing_failed(e))?;
+            let replaced = self.write_root(cfg, &cert, None, state, now)?;
+            let ca = signer(dir, read_ca_cert(&dir.join(CERT_FILE))?, key, None, None)?;
+            return Ok(Created {
+                ca,
+                replaced,
+                key_generated: generated,
+                warnings,
+            });
+        }
         // Asked before the key is made, so a missing passphrase changes nothing.
         let passphrase = if cfg.ca.encrypt_key {
             Some(unlock.passphrase(true)?)
@@ -279,19 +334,57 @@ impl Session {
             Some(p) => cakey::encrypt(&keys::pkcs8_der(&key), p)?,
             None => zeroize::Zeroizing::new(keys::pkcs8_pem(&key)),
         };
+        let replaced = self.write_root(cfg, &cert, Some(&key_pem), state, now)?;
+        let ca = match passphrase {
+            Some(p) => load_files(
+                dir,
+                &Unlock {
+                    source: crate::password::Source::literal(p),
+                    pin: unlock.pin.clone(),
+                },
+            )?,
+            None => load_files(dir, unlock)?,
+        };
+        Ok(Created {
+            ca,
+            replaced,
+            key_generated: true,
+            warnings: Vec::new(),
+        })
+    }
+
+    /// Writes a new root's files as one transaction (the old CA's moved
+    /// aside, when there is one); `key_pem` is None for a key in a token.
+    /// Returns where the old CA went.
+    fn write_root(
+        &self,
+        cfg: &CaConfig,
+        cert: &rcgen::Certificate,
+        key_pem: Option<&zeroize::Zeroizing<String>>,
+        state: State,
+        now: OffsetDateTime,
+    ) -> Result<Option<PathBuf>> {
+        let dir = &self.dir;
         let aside = (state != State::Empty).then(|| replaced_dir(dir, now));
-        let files: [(&str, Vec<u8>, u32); 4] = [
+        let mut files: Vec<(&str, Vec<u8>, u32)> = vec![
             (CONFIG_FILE, cfg.to_toml().into_bytes(), fsx::PUBLIC),
-            (KEY_FILE, key_pem.as_bytes().to_vec(), fsx::PRIVATE),
             (CERT_FILE, cert.pem().into_bytes(), fsx::PUBLIC),
             // A new CA starts a new record; the old one goes with the old CA.
             (record::FILE_NAME, Vec::new(), fsx::PUBLIC),
         ];
+        if let Some(k) = key_pem {
+            files.push((KEY_FILE, k.as_bytes().to_vec(), fsx::PRIVATE));
+        }
         let mut plan = txn::Plan::in_ca(dir);
         if let Some(a) = &aside {
             // What belongs to the old root goes with it: its intermediates,
-            // its revocations and its CRL.
-            for name in [ISSUERS_DIR, record::REVOKED_FILE, CRL_FILE] {
+            // its revocations and its CRL, and its key file when the new
+            // key is in a token.
+            let mut old = vec![ISSUERS_DIR, record::REVOKED_FILE, CRL_FILE];
+            if key_pem.is_none() {
+                old.push(KEY_FILE);
+            }
+            for name in old {
                 plan.move_aside(&dir.join(name), &a.join(name));
             }
         }
@@ -302,17 +395,7 @@ impl Session {
             }
         }
         plan.run()?;
-        let replaced = aside.filter(|a| a.exists());
-        let ca = match passphrase {
-            Some(p) => load_files(
-                dir,
-                &Unlock {
-                    source: crate::password::Source::literal(p),
-                },
-            )?,
-            None => load_files(dir, unlock)?,
-        };
-        Ok(Created { ca, replaced })
+        Ok(aside.filter(|a| a.exists()))
     }
 
     /// Encrypts (with a passphrase) or decrypts the CA key in place.
@@ -323,6 +406,15 @@ impl Session {
             State::Partial { present, missing } => {
                 return Err(incomplete(&self.dir, &present, &missing));
             }
+        }
+        let (config, config_path) = read_config(&self.dir)?;
+        if let Some(uri) = &config.ca.pkcs11 {
+            return Err(Error::bad_file(
+                &config_path,
+                format!(
+                    "the root key is in a PKCS#11 token ({uri}), where it is protected by the token's PIN; there is no key file to encrypt or decrypt"
+                ),
+            ));
         }
         let key_path = self.dir.join(KEY_FILE);
         let bytes = zeroize::Zeroizing::new(fsx::read_nofollow(&key_path, fsx::MAX_INPUT)?);
@@ -490,6 +582,9 @@ pub struct Created {
     pub ca: Ca,
     /// Where a replaced CA's files were moved, with `force`.
     pub replaced: Option<PathBuf>,
+    /// False when a token already held the key the URI names.
+    pub key_generated: bool,
+    pub warnings: Vec<String>,
 }
 
 /// Builds the root's certificate parameters from the settings.
@@ -532,7 +627,36 @@ fn root_params(cfg: &CaConfig, serial: &[u8], now: OffsetDateTime) -> Result<Cer
 pub fn create(dir: &Path, cfg: &CaConfig, force: bool, unlock: &Unlock) -> Result<Created> {
     // Bad settings change nothing, not even by making the directory.
     root_params(cfg, &x509::random_serial()?, x509::now())?;
-    Session::open(dir, true)?.create(cfg, force, unlock)
+    cfg.check_pkcs11()?;
+    // Nor does a missing module or token or a wrong PIN: the token is
+    // opened and logged into before the directory is made.
+    let token = match cfg.pkcs11_uri()? {
+        Some(uri) => {
+            let token = open_token(cfg, &uri, unlock, true)?;
+            token.check_existing(&uri, cfg.ca.key_type)?;
+            Some(token)
+        }
+        None => None,
+    };
+    Session::open(dir, true)?.create_with(cfg, force, unlock, token)
+}
+
+/// Opens (and logs into) the token that holds, or is to hold, the root key.
+fn open_token(
+    cfg: &CaConfig,
+    uri: &pkcs11::KeyUri,
+    unlock: &Unlock,
+    rw: bool,
+) -> Result<pkcs11::Token> {
+    let module = pkcs11::module_for(cfg.ca.pkcs11_module.as_deref(), uri)?;
+    pkcs11::Token::open(&module, uri, &unlock.pin, rw)
+}
+
+/// Whether ca.toml in `dir` names a token key (and so there is no
+/// ca-key.pem). A ca.toml that cannot be read names none; loading the CA
+/// reports why.
+fn key_in_token(dir: &Path) -> bool {
+    read_config(dir).is_ok_and(|(c, _)| c.ca.pkcs11.is_some())
 }
 
 /// `replaced-<time>` in `dir`, a name not taken yet.
@@ -665,7 +789,7 @@ fn read_config(dir: &Path) -> Result<(CaConfig, PathBuf)> {
 fn signer(
     dir: &Path,
     cert: CertInfo,
-    key: KeyPair,
+    key: CaKey,
     name: Option<String>,
     root: Option<CertInfo>,
 ) -> Result<Ca> {
@@ -715,7 +839,31 @@ fn signer(
 fn load_files(dir: &Path, unlock: &Unlock) -> Result<Ca> {
     let cert_path = dir.join(CERT_FILE);
     let cert = read_ca_cert(&cert_path)?;
-    let key = read_ca_key(&dir.join(KEY_FILE), &cert_path, &cert.spki, unlock)?;
+    let (config, config_path) = read_config(dir)?;
+    let key = match config.pkcs11_uri()? {
+        Some(uri) => {
+            let key = open_token(&config, &uri, unlock, false)?.key(&uri)?;
+            if key.subject_public_key_info() != cert.spki {
+                return Err(Error::bad_file_fix(
+                    &cert_path,
+                    format!(
+                        "the CA certificate is not that of the key {} in the token {} named in {}",
+                        uri.text,
+                        key.describe(),
+                        config_path.display()
+                    ),
+                    "name the key this certificate belongs to in ca.toml, or make this CA again",
+                ));
+            }
+            CaKey::Token(Box::new(key))
+        }
+        None => CaKey::File(read_ca_key(
+            &dir.join(KEY_FILE),
+            &cert_path,
+            &cert.spki,
+            unlock,
+        )?),
+    };
     signer(dir, cert, key, None, None)
 }
 
@@ -744,7 +892,13 @@ fn load_intermediate(dir: &Path, name: &str, unlock: &Unlock) -> Result<Ca> {
         }
     }
     let key = read_ca_key(&idir.join(ISSUER_KEY), &cert_path, &cert.spki, unlock)?;
-    signer(dir, cert, key, Some(name.to_string()), Some(root))
+    signer(
+        dir,
+        cert,
+        CaKey::File(key),
+        Some(name.to_string()),
+        Some(root),
+    )
 }
 
 /// The folder of intermediates in a CA directory.

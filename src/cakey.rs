@@ -13,10 +13,60 @@ use crate::password::{Purpose, Secret, Source};
 /// The variable read for the CA passphrase when no file is named.
 pub const CA_PASSWORD_ENV: &str = "MINICA_CA_PASSWORD";
 
-/// How to get the CA key's passphrase, asked for only when needed.
+/// How to get the CA key's passphrase, or the PIN of the token that holds
+/// it, asked for only when needed.
 #[derive(Debug, Clone, Default)]
 pub struct Unlock {
     pub source: Source,
+    /// The PKCS#11 user PIN (default: MINICA_PKCS11_PIN, else a prompt).
+    pub pin: Source,
+}
+
+/// A CA's signing key: in memory (read from its PEM file), or in a PKCS#11
+/// token. Both sign through rcgen's `SigningKey`, so an `Issuer` holds
+/// either and the code that signs does not know which.
+pub enum CaKey {
+    File(rcgen::KeyPair),
+    Token(Box<crate::pkcs11::TokenKey>),
+}
+
+impl CaKey {
+    /// The error for a failed signature: a token's own reason when the
+    /// token failed (rcgen only knows "remote key error").
+    pub fn signing_failed(&self, e: rcgen::Error) -> Error {
+        match self {
+            CaKey::Token(k) => match k.failure() {
+                Some(why) => Error::Crypto(why),
+                None => e.into(),
+            },
+            CaKey::File(_) => e.into(),
+        }
+    }
+}
+
+impl rcgen::PublicKeyData for CaKey {
+    fn der_bytes(&self) -> &[u8] {
+        match self {
+            CaKey::File(k) => k.der_bytes(),
+            CaKey::Token(k) => k.der_bytes(),
+        }
+    }
+
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        match self {
+            CaKey::File(k) => k.algorithm(),
+            CaKey::Token(k) => k.algorithm(),
+        }
+    }
+}
+
+impl rcgen::SigningKey for CaKey {
+    fn sign(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, rcgen::Error> {
+        match self {
+            CaKey::File(k) => k.sign(msg),
+            CaKey::Token(k) => k.sign(msg),
+        }
+    }
 }
 
 impl Unlock {

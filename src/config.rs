@@ -48,6 +48,13 @@ pub struct CaSection {
     /// Write the root key encrypted (PKCS#8, scrypt + AES-256).
     #[serde(default)]
     pub encrypt_key: bool,
+    /// The root key is in a PKCS#11 token, named by this RFC 7512 URI
+    /// (`pkcs11:token=minica;object=root`); there is no ca-key.pem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pkcs11: Option<String>,
+    /// The PKCS#11 module (shared library) of that token, an absolute path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pkcs11_module: Option<std::path::PathBuf>,
 }
 
 fn default_ca_days() -> u32 {
@@ -72,6 +79,8 @@ impl Default for CaSection {
             path_len: DEFAULT_ROOT_PATH_LEN,
             permit: Vec::new(),
             encrypt_key: false,
+            pkcs11: None,
+            pkcs11_module: None,
         }
     }
 }
@@ -213,10 +222,45 @@ impl CaConfig {
                 ));
             }
         }
+        cfg.check_pkcs11().map_err(|e| Error::bad_file(path, e))?;
         for n in cfg.ca.permit.iter().chain(&cfg.policy.names) {
             crate::constraints::Permit::parse(n).map_err(|e| Error::bad_file(path, e))?;
         }
         Ok(cfg)
+    }
+
+    /// The token key's URI, parsed; None for a key in ca-key.pem.
+    pub fn pkcs11_uri(&self) -> Result<Option<crate::pkcs11::KeyUri>> {
+        self.ca
+            .pkcs11
+            .as_deref()
+            .map(crate::pkcs11::KeyUri::parse)
+            .transpose()
+    }
+
+    /// Checks the PKCS#11 settings: a URI that parses, a module that is an
+    /// absolute path, and nothing that only means something for a key file.
+    pub fn check_pkcs11(&self) -> Result<()> {
+        let Some(uri) = self.pkcs11_uri()? else {
+            if self.ca.pkcs11_module.is_some() {
+                return Err(Error::usage(
+                    "pkcs11_module is set but pkcs11 (the key's URI) is not; set both, or neither",
+                ));
+            }
+            return Ok(());
+        };
+        if self.ca.encrypt_key {
+            return Err(Error::usage(
+                "the root key is in a PKCS#11 token (pkcs11), so there is no key file to encrypt; drop encrypt_key (--encrypt)",
+            ));
+        }
+        if self.ca.key_type == KeyType::Ed25519 {
+            return Err(Error::usage(
+                "a root key in a PKCS#11 token can be ecdsa-p256, ecdsa-p384 or rsa-2048/3072/4096, not ed25519",
+            ));
+        }
+        crate::pkcs11::module_for(self.ca.pkcs11_module.as_deref(), &uri)?;
+        Ok(())
     }
 
     pub fn load(path: &Path) -> Result<CaConfig> {

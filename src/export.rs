@@ -109,7 +109,15 @@ fn load(dir: &Path, which: &Which, unlock: &Unlock) -> Result<Source> {
         Which::Issuer(n) => session.load_signer(Some(n), unlock)?,
         Which::Root => session.load(unlock)?,
     };
-    let key_pem = Zeroizing::new(keys::pkcs8_pem(ca.issuer.key()));
+    let key_pem = match ca.issuer.key() {
+        crate::cakey::CaKey::File(k) => Zeroizing::new(keys::pkcs8_pem(k)),
+        // Made sensitive and never extractable: no engine gets it.
+        crate::cakey::CaKey::Token(_) => {
+            return Err(Error::usage(
+                "the root key is in a PKCS#11 token and cannot leave it; export an intermediate (--issuer NAME) instead",
+            ));
+        }
+    };
     Ok(Source {
         cert_pem: ca.cert_pem.clone(),
         root_pem: ca.root_pem.clone(),

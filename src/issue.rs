@@ -203,7 +203,9 @@ impl LeafSpec {
         checked: &Checked,
     ) -> Result<Signed> {
         let params = self.params(ca, checked.not_after, checked.now, keys::is_rsa(public_key))?;
-        let cert = params.signed_by(public_key, &ca.issuer)?;
+        let cert = params
+            .signed_by(public_key, &ca.issuer)
+            .map_err(|e| ca.signing_failed(e))?;
         let serial = params
             .serial_number
             .as_ref()

@@ -287,7 +287,9 @@ fn create_under(dir: &Path, root: &Ca, req: IntermediateRequest) -> Result<Inter
     subject[0].1.truncate(64);
     let (params, serial) = ca_params(&subject, req.path_len, &constraints, validity)?;
     let key = key_type.generate()?;
-    let cert = params.signed_by(&key, &root.issuer)?;
+    let cert = params
+        .signed_by(&key, &root.issuer)
+        .map_err(|e| root.signing_failed(e))?;
 
     for d in [dir.join(ca::ISSUERS_DIR), idir.clone()] {
         fsx::create_private_dir(&d)?;
@@ -391,7 +393,9 @@ pub fn sign_sub_ca(
     }
     let validity = ca_validity(days, ca, now, warnings)?;
     let (params, serial) = ca_params(subject, req.path_len, &constraints, validity)?;
-    let cert = params.signed_by(spki, &ca.issuer)?;
+    let cert = params
+        .signed_by(spki, &ca.issuer)
+        .map_err(|e| ca.signing_failed(e))?;
     Ok(crate::issue::Signed {
         der: cert.der().to_vec(),
         pem: cert.pem(),

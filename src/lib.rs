@@ -21,6 +21,7 @@ pub mod keys;
 pub mod manifest;
 pub mod names;
 pub mod password;
+pub mod pkcs11;
 pub mod policy;
 pub mod profile;
 pub mod record;

@@ -118,6 +118,11 @@ impl Purpose<'_> {
                 "use --ca-password-file FILE (its first line) or set {}",
                 self.default_env
             )
+        } else if self.default_env == crate::pkcs11::PIN_ENV {
+            format!(
+                "use --pkcs11-pin-file FILE (its first line) or set {}",
+                self.default_env
+            )
         } else {
             format!(
                 "use --password-file FILE, --password-env VAR, --password-stdin, or set {}",

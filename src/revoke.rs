@@ -234,7 +234,9 @@ pub fn crl(
         // RFC 5280 5.2.1: the CRL's AKI is the issuer's SKI, as in its leaves.
         key_identifier_method: KeyIdMethod::PreSpecified(subject_key_id(&ca)?),
     };
-    let crl = params.signed_by(&ca.issuer)?;
+    let crl = params
+        .signed_by(&ca.issuer)
+        .map_err(|e| ca.signing_failed(e))?;
     let pem = crl
         .pem()
         .map_err(|e| Error::Crypto(format!("cannot encode the CRL: {e}")))?

@@ -39,6 +39,13 @@ pub struct Args {
     /// Encrypt the root key with a passphrase (--ca-password-file, MINICA_CA_PASSWORD, or a prompt)
     #[arg(long)]
     encrypt: bool,
+    /// Keep the root key in a PKCS#11 token, named by an RFC 7512 URI
+    /// (pkcs11:token=LABEL;object=KEY): made there, or the key already there
+    #[arg(long, value_name = "URI")]
+    pkcs11: Option<String>,
+    /// The token's PKCS#11 module (kept in ca.toml), e.g. /usr/lib/softhsm/libsofthsm2.so
+    #[arg(long, value_name = "FILE")]
+    pkcs11_module: Option<PathBuf>,
     /// Replace an existing CA (its files are kept in a replaced-* folder)
     #[arg(long)]
     force: bool,
@@ -66,6 +73,13 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
         cfg.ca.permit = args.permit;
     }
     cfg.ca.encrypt_key |= args.encrypt;
+    if args.pkcs11.is_some() {
+        cfg.ca.pkcs11 = args.pkcs11;
+    }
+    if let Some(m) = args.pkcs11_module {
+        // Kept absolute in ca.toml: later commands run from anywhere.
+        cfg.ca.pkcs11_module = Some(std::path::absolute(&m).unwrap_or(m));
+    }
     let (created, issuing) = minica::issuers::init(
         &dir,
         &cfg,
@@ -84,14 +98,36 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
     for w in minica::constraints::Constraints::from_permits(permits).verifier_warnings() {
         out.warn(w);
     }
+    for w in &created.warnings {
+        out.warn(w);
+    }
     if let Some(old) = &created.replaced {
         out.note(format!("the previous CA was moved to {}", old.display()));
     }
+    // A token key has no file: say where it is instead.
+    let (key_desc, keep) = match &cfg.ca.pkcs11 {
+        Some(uri) => (
+            format!(
+                "{} in the token, {} ({uri})",
+                cfg.ca.key_type,
+                if created.key_generated {
+                    "made there"
+                } else {
+                    "already there"
+                }
+            ),
+            "the token and its PIN".to_string(),
+        ),
+        None => (
+            cfg.ca.key_type.to_string(),
+            show_path(&dir.join(ca::KEY_FILE)),
+        ),
+    };
     out.text(format!(
         "Created a root CA in {}\n  subject  {}\n  key      {}\n  expires  {}\n  permits  {}\nTrust {} in your clients; keep {} secret.",
         show_path(&dir),
         ca.subject,
-        cfg.ca.key_type,
+        key_desc,
         x509::date(ca.not_after),
         if ca.constraints.is_empty() {
             "any name".to_string()
@@ -99,7 +135,7 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
             cfg.ca.permit.join(", ")
         },
         show_path(&cert),
-        show_path(&dir.join(ca::KEY_FILE)),
+        keep,
     ));
     if let Some(i) = &issuing {
         out.text(format!(
@@ -113,7 +149,12 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
         "intermediate": issuing,
         "ca_dir": dir,
         "certificate": cert,
-        "key": dir.join(ca::KEY_FILE),
+        "key": match &cfg.ca.pkcs11 {
+            Some(uri) => json!(uri),
+            None => json!(dir.join(ca::KEY_FILE)),
+        },
+        "pkcs11": cfg.ca.pkcs11,
+        "key_generated": created.key_generated,
         "subject": ca.subject,
         "key_type": cfg.ca.key_type,
         "key_encrypted": cfg.ca.encrypt_key,

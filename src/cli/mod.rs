@@ -60,6 +60,9 @@ pub struct Global {
     /// Read the passphrase of an encrypted CA key from FILE [default: MINICA_CA_PASSWORD, else a prompt]
     #[arg(long, global = true, value_name = "FILE")]
     pub ca_password_file: Option<PathBuf>,
+    /// Read the user PIN of a PKCS#11 token holding the CA key from FILE [default: MINICA_PKCS11_PIN, else a prompt]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub pkcs11_pin_file: Option<PathBuf>,
 }
 
 impl Global {
@@ -67,6 +70,10 @@ impl Global {
         minica::cakey::Unlock {
             source: minica::password::Source {
                 file: self.ca_password_file.clone(),
+                ..Default::default()
+            },
+            pin: minica::password::Source {
+                file: self.pkcs11_pin_file.clone(),
                 ..Default::default()
             },
         }
