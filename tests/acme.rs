@@ -215,8 +215,75 @@ fn caddy_acme_server_under_a_minica_intermediate_serves_certbot_and_lego() {
     for t in ["caddy", "certbot", "lego", "openssl"] {
         require(t);
     }
+    // A root whose key is a file.
     let env = Env::new();
     env.minica(&["init", "--name", "ACME Test Root"]).ok();
+    make_acme_intermediate(&env);
+    acme_under(&env, true);
+
+    // "When one machine is not enough", the whole walk: the root's key in a
+    // token (SoftHSM2 here), the PIN needed only to make the intermediate;
+    // then Caddy issues under that intermediate with the token put away.
+    // (One test function: both runs need port 80.)
+    let hsm = common::hsm::Hsm::new();
+    let env = Env::new();
+    let token_env = [
+        ("SOFTHSM2_CONF", hsm.conf()),
+        ("MINICA_PKCS11_PIN", PathBuf::from(common::hsm::PIN)),
+    ];
+    let with_token = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .current_dir(env.path())
+            .env("MINICA_CA_DIR", env.ca_dir())
+            .env("HOME", env.path())
+            .envs(token_env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "minica {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    with_token(&[
+        "init",
+        "--name",
+        "ACME Offline Root",
+        "--pkcs11",
+        "pkcs11:token=minica;object=root",
+        "--pkcs11-module",
+        common::hsm::MODULE,
+    ]);
+    assert!(
+        !env.ca_dir().join("ca-key.pem").exists(),
+        "the root key is in the token"
+    );
+    // Without the PIN, the root cannot sign: the intermediate needs it.
+    env.minica(&[
+        "ca",
+        "intermediate",
+        "acme",
+        "--permit",
+        ".internal.test",
+        "--no-default",
+    ])
+    .fails_with(2);
+    with_token(&[
+        "ca",
+        "intermediate",
+        "acme",
+        "--permit",
+        ".internal.test",
+        "--no-default",
+    ]);
+    // The token is put away: nothing below may need it.
+    drop(hsm);
+    acme_under(&env, false);
+}
+
+fn make_acme_intermediate(env: &Env) {
     env.minica(&[
         "ca",
         "intermediate",
@@ -226,6 +293,12 @@ fn caddy_acme_server_under_a_minica_intermediate_serves_certbot_and_lego() {
         "--no-default",
     ])
     .ok();
+}
+
+/// Exports the intermediate `acme` of `env`'s CA to Caddy, runs Caddy's
+/// ACME server, and has certbot and lego obtain certificates from it.
+/// `root_key_file`: whether the root key is a file (else it is in a token).
+fn acme_under(env: &Env, root_key_file: bool) {
     let port = free_port();
     let out = env.file("caddy");
     let r = env
@@ -245,7 +318,12 @@ fn caddy_acme_server_under_a_minica_intermediate_serves_certbot_and_lego() {
     assert_eq!(j["export"]["issuer"], "acme");
 
     // What Caddy gets: the intermediate and its key, never the root key.
-    let root_key = text(&env.ca_dir().join("ca-key.pem"));
+    let root_key = if root_key_file {
+        text(&env.ca_dir().join("ca-key.pem"))
+    } else {
+        // No key file: nothing of the root's key can be in what Caddy gets.
+        "-----BEGIN PRIVATE KEY-----\nnone\n".to_string()
+    };
     let int_key = text(&env.ca_dir().join("issuers/acme/key.pem"));
     let intermediate = text(&env.ca_dir().join("issuers/acme/cert.pem"));
     assert_eq!(text(&out.join("intermediate-key.pem")), int_key);
@@ -310,7 +388,7 @@ fn caddy_acme_server_under_a_minica_intermediate_serves_certbot_and_lego() {
     };
     caddy.wait_for_port(port);
     let acme = Acme {
-        env: &env,
+        env,
         directory: format!("https://acme.internal.test:{port}/acme/minica-acme/directory"),
         root: root.clone(),
     };
@@ -344,7 +422,7 @@ fn caddy_acme_server_under_a_minica_intermediate_serves_certbot_and_lego() {
         "{r:?}\ncaddy log:\n{}",
         text(&env.file("caddy.log"))
     );
-    accepted(&env, &chain, "certbot.internal.test", &root, &intermediate);
+    accepted(env, &chain, "certbot.internal.test", &root, &intermediate);
 
     let (r, chain) = acme.lego("lego.internal.test");
     assert_eq!(
@@ -353,7 +431,7 @@ fn caddy_acme_server_under_a_minica_intermediate_serves_certbot_and_lego() {
         "{r:?}\ncaddy log:\n{}",
         text(&env.file("caddy.log"))
     );
-    accepted(&env, &chain, "lego.internal.test", &root, &intermediate);
+    accepted(env, &chain, "lego.internal.test", &root, &intermediate);
 
     // A name outside the intermediate's constraints (.internal.test):
     // Caddy 2.6's ACME server checks no name constraints, so it signs once

@@ -3,6 +3,8 @@
 //! a refused command changed nothing.
 #![allow(dead_code)]
 
+pub mod hsm;
+
 use std::collections::BTreeMap;
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
