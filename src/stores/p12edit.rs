@@ -527,50 +527,34 @@ fn ber_element(data: &[u8], depth: usize, out: &mut Vec<u8>) -> Option<usize> {
     if depth > BER_DEPTH {
         return None;
     }
-    let mut i = 1;
-    if *data.first()? & 0x1f == 0x1f {
-        while *data.get(i)? & 0x80 != 0 {
-            i += 1;
-        }
-        i += 1;
-    }
-    let tag = &data[..i];
+    let (tag_len, len, i) = super::pkcs12::header(data)?;
+    let tag = &data[..tag_len];
     let constructed = data[0] & 0x20 != 0;
-    let first = *data.get(i)?;
-    i += 1;
-    let (body, used) = if first == 0x80 {
-        if !constructed {
-            return None;
-        }
-        // Children up to the end-of-contents octets.
-        let mut children = Vec::new();
-        let mut p = i;
-        while data.get(p..p + 2)? != [0, 0] {
-            p += ber_element(&data[p..], depth + 1, &mut children)?;
-        }
-        (children, p + 2)
-    } else {
-        let len = if first < 0x80 {
-            first as usize
-        } else {
-            let n = (first & 0x7f) as usize;
-            if n == 0 || n > 4 {
+    let (body, used) = match len {
+        None => {
+            if !constructed {
                 return None;
             }
-            let b = data.get(i..i + n)?;
-            i += n;
-            b.iter().fold(0usize, |a, x| (a << 8) | *x as usize)
-        };
-        let content = data.get(i..i.checked_add(len)?)?;
-        if constructed {
+            // Children up to the end-of-contents octets.
             let mut children = Vec::new();
-            let mut p = 0;
-            while p < content.len() {
-                p += ber_element(&content[p..], depth + 1, &mut children)?;
+            let mut p = i;
+            while data.get(p..p + 2)? != [0, 0] {
+                p += ber_element(&data[p..], depth + 1, &mut children)?;
             }
-            (children, i + len)
-        } else {
-            (content.to_vec(), i + len)
+            (children, p + 2)
+        }
+        Some(len) => {
+            let content = data.get(i..i.checked_add(len)?)?;
+            if constructed {
+                let mut children = Vec::new();
+                let mut p = 0;
+                while p < content.len() {
+                    p += ber_element(&content[p..], depth + 1, &mut children)?;
+                }
+                (children, i + len)
+            } else {
+                (content.to_vec(), i + len)
+            }
         }
     };
     if data[0] == 0x24 {

@@ -53,31 +53,43 @@ pub(super) struct Tlv<'a> {
     pub(super) raw: &'a [u8],
 }
 
+/// The header of the element at the start of `data`: the tag's length in
+/// bytes, the content's length (None: BER's indefinite form), and the
+/// header's length. None when it is cut short or longer than 4 GiB.
+pub(super) fn header(data: &[u8]) -> Option<(usize, Option<usize>, usize)> {
+    let mut i = 1;
+    if *data.first()? & 0x1f == 0x1f {
+        while *data.get(i)? & 0x80 != 0 {
+            i += 1;
+        }
+        i += 1;
+    }
+    let tag_len = i;
+    let first = *data.get(i)?;
+    i += 1;
+    let len = match first {
+        0x80 => None,
+        f if f < 0x80 => Some(f as usize),
+        f => {
+            let n = (f & 0x7f) as usize;
+            if n > 4 {
+                return None;
+            }
+            let bytes = data.get(i..i + n)?;
+            i += n;
+            Some(bytes.iter().fold(0usize, |acc, b| (acc << 8) | *b as usize))
+        }
+    };
+    Some((tag_len, len, i))
+}
+
 /// Splits `data` into its DER elements; None when it is not DER.
 pub(super) fn tlvs(mut data: &[u8]) -> Option<Vec<Tlv<'_>>> {
     let mut out = Vec::new();
     while !data.is_empty() {
         let tag = data[0];
-        let mut i = 1;
-        if tag & 0x1f == 0x1f {
-            while *data.get(i)? & 0x80 != 0 {
-                i += 1;
-            }
-            i += 1;
-        }
-        let first = *data.get(i)?;
-        i += 1;
-        let len = if first < 0x80 {
-            first as usize
-        } else {
-            let n = (first & 0x7f) as usize;
-            if n == 0 || n > 4 {
-                return None;
-            }
-            let bytes = data.get(i..i + n)?;
-            i += n;
-            bytes.iter().fold(0usize, |acc, b| (acc << 8) | *b as usize)
-        };
+        let (_, len, i) = header(data)?;
+        let len = len?;
         let content = data.get(i..i.checked_add(len)?)?;
         out.push(Tlv {
             constructed: tag & 0x20 != 0,
