@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::*;
 
@@ -316,15 +316,7 @@ fn profiles_and_conversions_of_the_jdk_cacerts() {
     let s = setup();
     let env = &s.env;
     let cacerts = env.s("cacerts");
-    let real = std::fs::canonicalize(
-        run("java", &["-XshowSettings:properties", "-version"])
-            .stderr
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("java.home = "))
-            .map(|h| Path::new(h).join("lib/security/cacerts"))
-            .unwrap(),
-    )
-    .unwrap();
+    let real = jdk_cacerts();
     std::fs::copy(&real, &cacerts).unwrap();
     let n = s.list(&cacerts, true).len();
     assert!(n > 50, "a real cacerts has many entries: {n}");
@@ -636,4 +628,66 @@ fn refusals_change_nothing() {
         );
         assert_eq!(before, snapshot(env.path()), "{args:?} changed something");
     }
+}
+
+/// Two `store add` at the same moment on one store: each reads, edits and
+/// replaces it, so without the store's lock one entry would be lost.
+#[test]
+fn concurrent_adds_keep_both() {
+    let s = setup();
+    let env = &s.env;
+    let other = Env::new();
+    other.minica(&["init", "--name", "Other Root"]).ok();
+    let f = env.s("race.jks");
+    // A copy of the JDK's cacerts: a few hundred entries make an edit slow
+    // enough to race.
+    let real = jdk_cacerts();
+    let start = |cert: String| {
+        std::process::Command::new(BIN)
+            .args([
+                "store",
+                "add",
+                &f,
+                "--cert",
+                &cert,
+                "--password-file",
+                &s.pw,
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    for round in 0..15 {
+        std::fs::copy(&real, &f).unwrap();
+        let (a, b) = (start(env.s("ca/ca.pem")), start(other.s("ca/ca.pem")));
+        for p in [a, b] {
+            let out = p.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let list = s.keytool_list(&f);
+        for alias in ["store-root, ", "other-root, "] {
+            assert!(
+                list.contains(alias),
+                "round {round}: the add of {alias} was lost"
+            );
+        }
+    }
+}
+
+/// The JDK's own cacerts, found from `java.home`.
+fn jdk_cacerts() -> PathBuf {
+    std::fs::canonicalize(
+        run("java", &["-XshowSettings:properties", "-version"])
+            .stderr
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("java.home = "))
+            .map(|h| Path::new(h).join("lib/security/cacerts"))
+            .unwrap(),
+    )
+    .unwrap()
 }

@@ -245,21 +245,20 @@ fn add(a: AddArgs, out: &Output) -> Result<()> {
             manage::add_trusted(&a.file, &pw, &certs, a.alias.as_deref(), a.force)?
         }
     };
-    if edited.changed.is_empty() {
+    if edited.is_empty() {
         out.text(format!(
             "{} already trusts every certificate of {}: nothing changed.",
             show_path(&a.file),
             show_path(&a.cert)
         ));
     } else {
-        manage::replace(&a.file, &edited.bytes, &pw)?;
         out.text(format!(
             "Added to {}: {}.",
             show_path(&a.file),
-            edited.changed.join(", ")
+            edited.join(", ")
         ));
     }
-    out.json(&json!({ "file": a.file, "added": edited.changed }));
+    out.json(&json!({ "file": a.file, "added": edited }));
     Ok(())
 }
 
@@ -276,17 +275,16 @@ fn remove(a: RemoveArgs, out: &Output) -> Result<()> {
         }
     };
     let edited = manage::remove(&a.file, &pw, &sel)?;
-    if edited.changed.is_empty() {
+    if edited.is_empty() {
         out.text(format!("{}: nothing to remove.", show_path(&a.file)));
     } else {
-        manage::replace(&a.file, &edited.bytes, &pw)?;
         out.text(format!(
             "Removed from {}: {}.",
             show_path(&a.file),
-            edited.changed.join(", ")
+            edited.join(", ")
         ));
     }
-    out.json(&json!({ "file": a.file, "removed": edited.changed }));
+    out.json(&json!({ "file": a.file, "removed": edited }));
     Ok(())
 }
 
@@ -343,20 +341,8 @@ fn convert(a: ConvertArgs, out: &Output) -> Result<()> {
 
 fn passwd(a: PasswdArgs, out: &Output) -> Result<()> {
     let pw = store_password(&a.password)?;
-    let opened = manage::open(&a.file, &pw)?;
     let new_pw = a.new_password.get()?;
-    let opts = stores::Pkcs12Options {
-        profile: opened.profile.unwrap_or_default(),
-        ..Default::default()
-    };
-    if opened.format == stores::Format::Pem || opts.profile == stores::P12Profile::Passwordless {
-        return Err(Error::usage(format!(
-            "{} has no password to change; convert it to a protected store with `minica store convert`",
-            a.file.display()
-        )));
-    }
-    let bytes = manage::rewrite(&opened, opened.format, Some(&new_pw), opts)?;
-    manage::replace(&a.file, &bytes, &new_pw)?;
+    manage::passwd(&a.file, &pw, &new_pw)?;
     out.text(format!("Changed the password of {}.", show_path(&a.file)));
     out.json(&json!({ "file": a.file, "changed": true }));
     Ok(())

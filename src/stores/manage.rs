@@ -219,12 +219,6 @@ pub enum Selector {
     Fingerprint(String),
 }
 
-/// The outcome of an edit: what changed, and the new bytes.
-pub struct Edited {
-    pub bytes: Vec<u8>,
-    pub changed: Vec<String>,
-}
-
 fn read_editable(path: &Path, password: &str) -> Result<(Zeroizing<Vec<u8>>, EditableStore)> {
     let bytes = Zeroizing::new(fsx::read(path)?);
     if Format::detect(&bytes) == Some(Format::Pem) {
@@ -246,109 +240,108 @@ pub fn add_trusted(
     certs: &[CertificateDer<'static>],
     alias: Option<&str>,
     replace: bool,
-) -> Result<Edited> {
-    let (_, mut store) = read_editable(path, password)?;
-    let mut changed = Vec::new();
-    for (i, der) in certs.iter().enumerate() {
-        if !store.aliases_of(der).is_empty() {
-            continue;
-        }
-        let a = match (alias, i) {
-            (Some(a), 0) => super::alias_for(a),
-            (Some(a), n) => super::alias_for(&format!("{a}-{}", n + 1)),
-            (None, _) => alias_of(der),
-        };
-        if store.has_alias(&a) {
-            if !replace {
-                return Err(Error::Exists {
-                    path: path.to_path_buf(),
-                    hint: Some(format!(
-                        "{} already has an entry named {a}: choose another --alias, or --force to replace it",
-                        path.display()
-                    )),
-                });
+) -> Result<Vec<String>> {
+    edit_locked(path, password, |store| {
+        let mut changed = Vec::new();
+        for (i, der) in certs.iter().enumerate() {
+            if !store.aliases_of(der).is_empty() {
+                continue;
             }
-            store.remove_alias(&a);
+            let a = match (alias, i) {
+                (Some(a), 0) => super::alias_for(a),
+                (Some(a), n) => super::alias_for(&format!("{a}-{}", n + 1)),
+                (None, _) => alias_of(der),
+            };
+            if store.has_alias(&a) {
+                if !replace {
+                    return Err(Error::Exists {
+                        path: path.to_path_buf(),
+                        hint: Some(format!(
+                            "{} already has an entry named {a}: choose another --alias, or --force to replace it",
+                            path.display()
+                        )),
+                    });
+                }
+                store.remove_alias(&a);
+            }
+            store.add_trusted(&a, der)?;
+            changed.push(a);
         }
-        store.add_trusted(&a, der)?;
-        changed.push(a);
-    }
-    Ok(Edited {
-        bytes: store.encode(password),
-        changed,
+        Ok(changed)
     })
 }
 
 /// Adds a private key entry (the key must be the certificate's).
-pub fn add_key(path: &Path, password: &str, entry: &KeyEntry, replace: bool) -> Result<Edited> {
-    let (_, mut store) = read_editable(path, password)?;
-    if store.has_alias(&entry.alias) {
-        if !replace {
-            return Err(Error::Exists {
-                path: path.to_path_buf(),
-                hint: Some(format!(
-                    "{} already has an entry named {}: choose another --alias, or --force to replace it",
-                    path.display(),
-                    entry.alias
-                )),
-            });
+pub fn add_key(
+    path: &Path,
+    password: &str,
+    entry: &KeyEntry,
+    replace: bool,
+) -> Result<Vec<String>> {
+    edit_locked(path, password, |store| {
+        if store.has_alias(&entry.alias) {
+            if !replace {
+                return Err(Error::Exists {
+                    path: path.to_path_buf(),
+                    hint: Some(format!(
+                        "{} already has an entry named {}: choose another --alias, or --force to replace it",
+                        path.display(),
+                        entry.alias
+                    )),
+                });
+            }
+            store.remove_alias(&entry.alias);
         }
-        store.remove_alias(&entry.alias);
-    }
-    store.add_key(entry, password)?;
-    Ok(Edited {
-        bytes: store.encode(password),
-        changed: vec![entry.alias.clone()],
+        store.add_key(entry, password)?;
+        Ok(vec![entry.alias.clone()])
     })
 }
 
 /// Removes what `sel` picks; an alias that is not there is an error.
-pub fn remove(path: &Path, password: &str, sel: &Selector) -> Result<Edited> {
-    let (_, mut store) = read_editable(path, password)?;
+pub fn remove(path: &Path, password: &str, sel: &Selector) -> Result<Vec<String>> {
     let opened = open(path, password)?;
-    let now = x509::now();
-    let aliases: Vec<String> = match sel {
-        Selector::Alias(a) => {
-            if !store.has_alias(a) {
-                return Err(Error::usage(format!(
-                    "{} has no entry named {a}; see `minica store list {}`",
-                    path.display(),
-                    path.display()
-                )));
+    edit_locked(path, password, |store| {
+        let now = x509::now();
+        let aliases: Vec<String> = match sel {
+            Selector::Alias(a) => {
+                if !store.has_alias(a) {
+                    return Err(Error::usage(format!(
+                        "{} has no entry named {a}; see `minica store list {}`",
+                        path.display(),
+                        path.display()
+                    )));
+                }
+                vec![a.clone()]
             }
-            vec![a.clone()]
-        }
-        Selector::Expired => list(&opened)
-            .into_iter()
-            .filter(|l| l.kind == "trusted" && l.not_after < now)
-            .map(|l| l.alias)
-            .collect(),
-        Selector::Fingerprint(f) => {
-            let want: String = f
-                .chars()
-                .filter(|c| *c != ':')
-                .collect::<String>()
-                .to_lowercase();
-            let found: Vec<String> = list(&opened)
+            Selector::Expired => list(&opened)
                 .into_iter()
-                .filter(|l| l.sha256 == want)
+                .filter(|l| l.kind == "trusted" && l.not_after < now)
                 .map(|l| l.alias)
-                .collect();
-            if found.is_empty() {
-                return Err(Error::usage(format!(
-                    "{} has no entry with the SHA-256 fingerprint {f}",
-                    path.display()
-                )));
+                .collect(),
+            Selector::Fingerprint(f) => {
+                let want: String = f
+                    .chars()
+                    .filter(|c| *c != ':')
+                    .collect::<String>()
+                    .to_lowercase();
+                let found: Vec<String> = list(&opened)
+                    .into_iter()
+                    .filter(|l| l.sha256 == want)
+                    .map(|l| l.alias)
+                    .collect();
+                if found.is_empty() {
+                    return Err(Error::usage(format!(
+                        "{} has no entry with the SHA-256 fingerprint {f}",
+                        path.display()
+                    )));
+                }
+                found
             }
-            found
+        };
+        for a in &aliases {
+            store.remove_alias(a);
         }
-    };
-    for a in &aliases {
-        store.remove_alias(a);
-    }
-    Ok(Edited {
-        bytes: store.encode(password),
-        changed: aliases,
+        Ok(aliases)
     })
 }
 
@@ -455,14 +448,21 @@ pub fn key_entry(path: &Path, o: &Opened, alias: &str) -> Result<KeyEntry> {
     })
 }
 
-/// Replaces `path` with `bytes` in one rename, keeping its mode, once the
-/// bytes read back as a store under `password`.
-pub fn replace(path: &Path, bytes: &[u8], password: &str) -> Result<()> {
-    let probe = path.with_extension("minica-readback");
+/// Replaces the store at `path` (through symbolic links: Debian's JDKs
+/// link cacerts into /etc/ssl/certs/java) with `store` under `password`, in
+/// one rename, keeping the file's mode and owner, once the new bytes read
+/// back as a store. Returns the file really written.
+pub fn replace(path: &Path, store: &EditableStore, password: &str) -> Result<PathBuf> {
+    let bytes = store.encode(password);
+    replace_bytes(path, &bytes, password)
+}
+
+fn replace_bytes(path: &Path, bytes: &[u8], password: &str) -> Result<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
     let reads = match Format::detect(bytes) {
-        Some(Format::Jks) => super::jks::parse_raw(&probe, bytes, password).map(|_| ()),
-        Some(Format::P12) => Pkcs12File::parse(&probe, bytes, password)
-            .and_then(|f| contents_of(&probe, &f, password))
+        Some(Format::Jks) => super::jks::parse_raw(path, bytes, password).map(|_| ()),
+        Some(Format::P12) => Pkcs12File::parse(path, bytes, password)
+            .and_then(|f| contents_of(path, &f, password))
             .map(|_| ()),
         _ => Ok(()),
     };
@@ -472,13 +472,59 @@ pub fn replace(path: &Path, bytes: &[u8], password: &str) -> Result<()> {
             path.display()
         ))
     })?;
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path)
-        .map(|m| m.permissions().mode() & 0o777)
-        .unwrap_or(fsx::PRIVATE);
+    let real = std::fs::canonicalize(path).map_err(|e| Error::io("resolve", path, e))?;
+    let meta = std::fs::metadata(&real).map_err(|e| Error::io("read", &real, e))?;
     let mut plan = txn::Plan::standalone();
-    plan.write(path, bytes.to_vec(), mode, txn::Replace::Allowed);
-    plan.run()
+    plan.write(
+        &real,
+        bytes.to_vec(),
+        meta.mode() & 0o7777,
+        txn::Replace::Allowed,
+    );
+    plan.run()?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        std::os::unix::fs::chown(&real, Some(meta.uid()), Some(meta.gid()))
+            .map_err(|e| Error::io("restore the owner of", &real, e))?;
+    }
+    Ok(real)
+}
+
+/// Edits the store at `path` under its lock (held from the read to the
+/// rename, so two edits never lose each other's entry): `edit` says what
+/// it changed; nothing changed writes nothing.
+fn edit_locked(
+    path: &Path,
+    password: &str,
+    edit: impl FnOnce(&mut EditableStore) -> Result<Vec<String>>,
+) -> Result<Vec<String>> {
+    let _lock = fsx::lock_in_place(path)?;
+    let (_, mut store) = read_editable(path, password)?;
+    let changed = edit(&mut store)?;
+    if !changed.is_empty() {
+        replace(path, &store, password)?;
+    }
+    Ok(changed)
+}
+
+/// Gives the store at `path` a new password (its keys too), in its own
+/// format and PKCS#12 profile, under its lock.
+pub fn passwd(path: &Path, old: &str, new: &str) -> Result<()> {
+    let _lock = fsx::lock_in_place(path)?;
+    let opened = open(path, old)?;
+    let opts = Pkcs12Options {
+        profile: opened.profile.unwrap_or_default(),
+        ..Default::default()
+    };
+    if opened.format == Format::Pem || opts.profile == super::P12Profile::Passwordless {
+        return Err(Error::usage(format!(
+            "{} has no password to change; convert it to a protected store with `minica store convert`",
+            path.display()
+        )));
+    }
+    let bytes = rewrite(&opened, opened.format, Some(new), opts)?;
+    replace_bytes(path, &bytes, new)?;
+    Ok(())
 }
 
 /// Writes a new file (refusing an existing one unless `force`).

@@ -12,7 +12,6 @@
 //! atomically, through any symbolic link (Debian's JDKs link to
 //! `/etc/ssl/certs/java/cacerts`), with its mode and owner kept.
 
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::{Action, Options, Outcome, Report, Root};
@@ -60,19 +59,6 @@ pub fn find_cacerts(opts: &Options) -> (Option<PathBuf>, Vec<String>) {
     (None, warnings)
 }
 
-/// Replaces `path` (through symbolic links) with `bytes`, keeping its mode
-/// and owner.
-fn replace(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
-    let real = std::fs::canonicalize(path).map_err(|e| Error::io("resolve", path, e))?;
-    let meta = std::fs::metadata(&real).map_err(|e| Error::io("read", &real, e))?;
-    crate::fsx::stage(&real, bytes, meta.mode() & 0o7777)?.commit(true)?;
-    if super::is_root() {
-        std::os::unix::fs::chown(&real, Some(meta.uid()), Some(meta.gid()))
-            .map_err(|e| Error::io("restore the owner of", &real, e))?;
-    }
-    Ok(real)
-}
-
 pub fn run(root: &Root, action: Action, opts: &Options) -> Report {
     let (found, warnings) = find_cacerts(opts);
     let outcome = match found {
@@ -107,21 +93,8 @@ pub fn remove_alias(root: &Root, alias: &str, opts: &Options) -> Result<bool> {
     if !store.remove_trusted(alias, &root.der) {
         return Ok(false);
     }
-    write_checked(&path, &store, password)?;
+    crate::stores::manage::replace(&path, &store, password)?;
     Ok(true)
-}
-
-/// Encodes `store`, reads the bytes back as a store, then replaces `path`.
-fn write_checked(path: &Path, store: &EditableStore, password: &str) -> Result<PathBuf> {
-    let bytes = store.encode(password);
-    EditableStore::parse(path, &bytes, password).map_err(|_| {
-        Error::Crypto(format!(
-            "the edited {} would not read back; {} was left as it was",
-            store.format(),
-            path.display()
-        ))
-    })?;
-    replace(path, &bytes)
 }
 
 /// A cacerts that cannot be written: without root, the command to run.
@@ -199,7 +172,7 @@ fn one(root: &Root, action: Action, opts: &Options, path: &Path) -> Outcome {
             if let Err(e) = store.add_trusted(&alias, der) {
                 return outcome.failed(e.to_string());
             }
-            match write_checked(path, &store, password) {
+            match crate::stores::manage::replace(path, &store, password) {
                 Ok(real) => {
                     let mut o = outcome.changed().trusted(
                         true,
@@ -218,7 +191,7 @@ fn one(root: &Root, action: Action, opts: &Options, path: &Path) -> Outcome {
                     format!("was not installed{others_note}"),
                 );
             }
-            match write_checked(path, &store, password) {
+            match crate::stores::manage::replace(path, &store, password) {
                 Ok(real) => {
                     let mut o = outcome.changed().trusted(
                         !others.is_empty(),
