@@ -293,6 +293,40 @@ fn stores_from_openssl_and_nss_are_read() {
     .ok();
     let entries = s.list(&out, true);
     assert!(entries.iter().any(|(_, k)| k == "key"), "{entries:?}");
+    // Bouncy Castle's writer, as KeyStore Explorer uses it.
+    let bc = "/usr/share/java/bcprov.jar";
+    assert!(
+        Path::new(bc).is_file(),
+        "{bc} is missing: apt-get install libbcprov-java"
+    );
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/java/BcStore.java");
+    let bc_out = env.s("bc.p12");
+    run(
+        "java",
+        &["-cp", bc, src, &env.s("svc.test/keystore.p12"), &bc_out, PW],
+    )
+    .ok();
+    let r = openssl(&[
+        "pkcs12", "-in", &bc_out, "-info", "-noout", "-passin", &pass, "-legacy",
+    ])
+    .ok();
+    let info = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        info.contains("pbeWithSHA1And40BitRC2-CBC"),
+        "not BC's default form: {info}"
+    );
+    let v = env
+        .minica(&["--json", "store", "list", &bc_out, "--password-file", &s.pw])
+        .ok()
+        .json();
+    let e = &v["entries"];
+    assert_eq!(e.as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(
+        (e[0]["alias"].as_str(), e[0]["kind"].as_str()),
+        (Some("svc.test"), Some("key")),
+        "{v}"
+    );
+    assert_eq!(e[0]["chain"], 2, "{v}");
     // `minica keystore DIR` names the entry by the certificate, not the path.
     env.minica(&["issue", "localhost", "--out", "some/dir/localhost"])
         .ok();
