@@ -10,7 +10,7 @@ use super::{Global, Output, show_path};
 /// List the certificates this CA issued, soonest expiry first, and whether their files are still there
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Only what expires within this time (30d, 12h, 2w) and is not revoked
+    /// Only what expires within this time (30d, 1d12h, 2weeks, 1month) and is not revoked
     #[arg(long, value_name = "DURATION")]
     expiring: Option<String>,
 }

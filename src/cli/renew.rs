@@ -18,7 +18,7 @@ pub struct RenewArgs {
     /// A serial, or a name (its latest certificate)
     #[arg(required_unless_present = "expiring", conflicts_with = "expiring")]
     what: Option<String>,
-    /// Renew every certificate that expires within this time (30d, 12h, 2w)
+    /// Renew every certificate that expires within this time (30d, 1d12h, 2weeks, 1month)
     #[arg(long, value_name = "DURATION")]
     expiring: Option<String>,
     /// Make a new key too (not for certificates issued from a CSR)
@@ -33,7 +33,7 @@ pub struct RenewArgs {
 pub fn duration(flag: &str, s: &str) -> Result<time::Duration> {
     verify::parse_duration(s).ok_or_else(|| {
         Error::usage(format!(
-            "{flag} {s:?}: use a number with s, m, h, d or w, as in 30d (at most 100 years)"
+            "{flag} {s:?}: use numbers with s, m, h, d, w, month or y, as in 30d or 1d12h (at most 100 years)"
         ))
     })
 }
@@ -94,7 +94,7 @@ pub fn renew(args: RenewArgs, global: &Global, out: &Output) -> Result<()> {
 pub struct NeedsRenewalArgs {
     /// A certificate (PEM or DER; the first of a bundle)
     file: PathBuf,
-    /// Due when it expires within this time (30d, 12h, 2w)
+    /// Due when it expires within this time (30d, 1d12h, 2weeks, 1month)
     #[arg(long, value_name = "DURATION", conflicts_with = "at")]
     within: Option<String>,
     /// Due when this part of its lifetime has passed: 2/3, 66%, 0.66 [default: 2/3]

@@ -44,7 +44,7 @@ pub struct Args {
     /// Check at this time (RFC 3339, YYYY-MM-DD, or @unix-seconds) [default: now]
     #[arg(long, value_name = "TIME")]
     at: Option<String>,
-    /// Fail when a certificate in the path expires within this time (30d, 12h, 2w; at most 36525d)
+    /// Fail when a certificate in the path expires within this time (30d, 1d12h, 2weeks, 1month; at most 36525d)
     #[arg(long, value_name = "DURATION")]
     expires_within: Option<String>,
     /// The host name or IP address the certificate must be valid for; also
@@ -103,7 +103,7 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<i32> {
     let expires_within = match &args.expires_within {
         Some(s) => Some(verify::parse_duration(s).ok_or_else(|| {
             Error::usage(format!(
-                "--expires-within {:?}: use a number with s, m, h, d or w, as in 30d, of at most {} days",
+                "--expires-within {:?}: use numbers with s, m, h, d, w, month or y, as in 30d or 1d12h, of at most {} days",
                 escape(s),
                 verify::MAX_DURATION_DAYS
             ))

@@ -882,20 +882,50 @@ pub const MAX_DURATION_DAYS: i64 = 36_525;
 /// None for anything else, and for more than [`MAX_DURATION_DAYS`].
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => (&s[..i], &s[i..]),
-        None => (s, "d"),
-    };
-    let n: i64 = num.parse().ok()?;
-    let secs_per = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3_600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return None,
-    };
-    let secs = n.checked_mul(secs_per)?;
+    // A bare number is days.
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return days_secs(s.parse::<i64>().ok()?.checked_mul(86_400)?);
+    }
+    // What people write: 30d, 1d12h, 2weeks, 1 month, 90 days, 1y.
+    let mut rest = s;
+    let mut total: i64 = 0;
+    let mut parts = 0;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return None;
+        }
+        let n: i64 = rest[..digits].parse().ok()?;
+        rest = rest[digits..].trim_start();
+        let unit_len = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
+        let unit = rest[..unit_len].to_ascii_lowercase();
+        rest = rest[unit_len..].trim_start();
+        let secs_per = match unit.as_str() {
+            "s" | "sec" | "secs" | "second" | "seconds" => 1,
+            "m" | "min" | "mins" | "minute" | "minutes" => 60,
+            "h" | "hr" | "hrs" | "hour" | "hours" => 3_600,
+            "d" | "day" | "days" => 86_400,
+            "w" | "week" | "weeks" => 7 * 86_400,
+            // A month and a year as certificate lifetimes count them: 30
+            // and 365 days (a "1 year" leaf is 365 days, not 365.25).
+            "mo" | "month" | "months" => 30 * 86_400,
+            "y" | "year" | "years" => 365 * 86_400,
+            _ => return None,
+        };
+        total = total.checked_add(n.checked_mul(secs_per)?)?;
+        parts += 1;
+    }
+    if parts == 0 {
+        return None;
+    }
+    days_secs(total)
+}
+
+fn days_secs(secs: i64) -> Option<Duration> {
     (secs <= MAX_DURATION_DAYS * 86_400).then(|| Duration::seconds(secs))
 }
 
@@ -930,7 +960,16 @@ mod tests {
         assert_eq!(parse_duration("30"), Some(Duration::days(30)));
         assert_eq!(parse_duration("12h"), Some(Duration::hours(12)));
         assert_eq!(parse_duration("x"), None);
-        assert_eq!(parse_duration("3y"), None);
+        assert_eq!(parse_duration("3y"), Some(Duration::days(3 * 365)));
+        assert_eq!(parse_duration("1d12h"), Some(Duration::hours(36)));
+        assert_eq!(parse_duration("2weeks"), Some(Duration::days(14)));
+        assert_eq!(parse_duration("1month"), Some(Duration::days(30)));
+        assert_eq!(parse_duration("90 days"), Some(Duration::days(90)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::minutes(90)));
+        assert_eq!(parse_duration("d"), None);
+        assert_eq!(parse_duration("1fortnight"), None);
+        assert_eq!(parse_duration("-1d"), None);
+        assert_eq!(parse_duration(""), None);
         assert_eq!(parse_duration("99999999d"), None);
         assert_eq!(parse_duration("99999999999999999999w"), None);
         assert_eq!(parse_duration("36525d"), Some(Duration::days(36_525)));
