@@ -26,6 +26,7 @@ mod keystore;
 mod list;
 mod renew;
 mod revoke;
+mod shell;
 mod store;
 mod stores;
 mod trust;
@@ -110,6 +111,8 @@ pub enum Command {
     Crl(revoke::CrlArgs),
     #[command(subcommand)]
     Export(export::Command),
+    Completions(shell::CompletionsArgs),
+    Man(shell::ManArgs),
 }
 
 impl Cli {
@@ -139,6 +142,8 @@ impl Cli {
             Command::NeedsRenewal(a) => return renew::needs_renewal(a, &self.global, &out),
             Command::Revoke(a) => revoke::revoke(a, &self.global, &out),
             Command::Crl(a) => revoke::crl(a, &self.global, &out),
+            Command::Completions(a) => shell::completions(a),
+            Command::Man(a) => shell::man(a, &out),
             Command::Export(c) => export::run(c, &self.global, &out),
         }?;
         Ok(exit::OK)
