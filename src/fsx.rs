@@ -478,6 +478,29 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
     })
 }
 
+/// `read`, where `-` is standard input (`inspect -`, `verify -`), with
+/// the same 16 MiB bound.
+pub fn read_input(path: &Path) -> Result<Vec<u8>> {
+    if path != Path::new("-") {
+        return read(path);
+    }
+    use std::io::Read;
+    let name = Path::new("(standard input)");
+    let mut buf = Vec::new();
+    io::stdin()
+        .lock()
+        .take(MAX_INPUT + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::io("read", name, e))?;
+    if buf.len() as u64 > MAX_INPUT {
+        return Err(Error::bad_file(
+            name,
+            "is larger than 16 MiB, too large for a certificate, key, CSR, store or settings file",
+        ));
+    }
+    Ok(buf)
+}
+
 /// Reads one of minica's own files (in the CA directory) without following
 /// a symbolic link planted in its place, up to `cap` bytes.
 pub fn read_nofollow(path: &Path, cap: u64) -> Result<Vec<u8>> {

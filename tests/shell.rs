@@ -51,3 +51,40 @@ fn a_man_page_per_command() {
     env.minica(&["man", "--out", dir.to_str().unwrap(), "--force"])
         .ok();
 }
+
+/// `-` is standard input for `inspect` and `verify`.
+#[test]
+fn a_dash_reads_standard_input() {
+    use std::io::Write;
+    let env = Env::new();
+    env.minica(&["issue", "app.test"]).ok();
+    let chain = std::fs::read(env.file("app.test/chain.pem")).unwrap();
+    let feed = |args: &[&str]| {
+        let mut child = std::process::Command::new(BIN)
+            .args(args)
+            .env("MINICA_CA_DIR", env.ca_dir())
+            .env("HOME", env.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&chain).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = feed(&["inspect", "-"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("CN=app.test"));
+    let out = feed(&["verify", "-", "--host", "app.test"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = feed(&["verify", "-", "--host", "other.test"]);
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -15,7 +15,7 @@ use super::{Global, Output};
 /// Describe a certificate, CSR, key or keystore/truststore
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The file to describe
+    /// The file to describe (`-`: standard input)
     file: PathBuf,
     #[command(flatten)]
     password: PasswordArgs,
@@ -76,7 +76,7 @@ fn cert_text(i: &CertInfo) -> String {
 }
 
 pub fn run(args: Args, _global: &Global, out: &Output) -> Result<()> {
-    let bytes = fsx::read(&args.file)?;
+    let bytes = fsx::read_input(&args.file)?;
     let now = x509::now();
     let password = || args.password.get_to_open();
     // A file name is text from outside too.

@@ -27,7 +27,7 @@ use super::{Global, Output};
 /// sends.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// PEM bundle (leaf first), DER certificate, PKCS#12/JKS keystore, or https://HOST[:PORT] to fetch
+    /// PEM bundle (leaf first), DER certificate, PKCS#12/JKS keystore, `-` for standard input, or https://HOST[:PORT] to fetch
     file: Option<PathBuf>,
     /// Fetch the chain a TLS server presents at HOST:PORT and check it (--host defaults to HOST)
     #[arg(long, value_name = "HOST:PORT", conflicts_with = "file")]
@@ -239,7 +239,7 @@ fn read_chain(
     file: &Path,
     password: &dyn Fn() -> Result<Secret>,
 ) -> Result<(Vec<CertificateDer<'static>>, Option<KeyDer>)> {
-    let bytes = fsx::read(file)?;
+    let bytes = fsx::read_input(file)?;
     match inspect::read_any(file, &bytes, password)? {
         Item::Certs(c) => Ok((c, None)),
         Item::Store(_, contents) => {
