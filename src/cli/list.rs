@@ -57,7 +57,13 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
         })
         .collect();
 
-    if rows.is_empty() {
+    if rows.is_empty() && horizon.is_some() {
+        out.text(format!(
+            "Nothing of the CA in {} expires within {}: nothing to renew.",
+            dir.display(),
+            args.expiring.as_deref().unwrap_or_default()
+        ));
+    } else if rows.is_empty() {
         out.text(format!(
             "No certificates issued yet by the CA in {}.",
             dir.display()
