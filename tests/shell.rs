@@ -88,3 +88,55 @@ fn a_dash_reads_standard_input() {
     let out = feed(&["verify", "-", "--host", "other.test"]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// `--out -` writes a single store to standard output, and is refused
+/// (changing nothing) where `--out` is a directory.
+#[test]
+fn a_dash_writes_one_store_to_standard_output() {
+    let env = Env::new();
+    env.minica(&["issue", "app.test"]).ok();
+    std::fs::write(env.file("pw"), "changeit\n").unwrap();
+    let out = std::process::Command::new(BIN)
+        .args([
+            "keystore",
+            "app.test",
+            "--out",
+            "-",
+            "--password-file",
+            &env.s("pw"),
+        ])
+        .current_dir(env.path())
+        .env("MINICA_CA_DIR", env.ca_dir())
+        .env("HOME", env.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(env.file("from-stdout.p12"), &out.stdout).unwrap();
+    let l = run(
+        "keytool",
+        &[
+            "-list",
+            "-keystore",
+            &env.s("from-stdout.p12"),
+            "-storepass",
+            "changeit",
+        ],
+    )
+    .ok()
+    .stdout;
+    assert!(l.contains("app.test, "), "{l}");
+    assert!(!env.file("-").exists() && !env.file("app.test/-").exists());
+    for args in [
+        &["issue", "x.test", "--out", "-"][..],
+        &["csr", "x.test", "--out", "-"][..],
+        &["batch", "names.txt", "--out", "-"][..],
+    ] {
+        let before = snapshot(env.path());
+        env.minica(args).fails_with(2).one_sentence_naming("--out");
+        assert_eq!(before, snapshot(env.path()));
+    }
+}

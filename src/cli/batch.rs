@@ -37,6 +37,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
+    super::stores::refuse_stdout_dir("batch", Some(&args.out))?;
     let dir = global.ca_dir()?;
     let start = std::time::Instant::now();
     let (issued, opened) = issue::batch(

@@ -65,6 +65,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
+    super::stores::refuse_stdout_dir("issue", args.out.as_deref())?;
     if args.csr.is_some() && args.keystore {
         return Err(Error::usage(
             "--keystore needs the key, which stays with the CSR's owner; use --truststore alone",

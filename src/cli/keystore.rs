@@ -105,7 +105,9 @@ pub fn run(args: Args, _global: &Global, out: &Output) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| default_path(&out_dir, "keystore", args.format.format));
-    minica::fsx::refuse_existing([path.as_path()], args.force, None)?;
+    if !super::stores::is_stdout(&path) {
+        minica::fsx::refuse_existing([path.as_path()], args.force, None)?;
+    }
     // Files named with --chain must exist: dropping one silently would
     // write a keystore without the intermediate the user asked for. Only
     // the chain.pem/ca.pem beside an issued certificate are optional.
@@ -132,6 +134,14 @@ pub fn run(args: Args, _global: &Global, out: &Output) -> Result<()> {
         args.format.pkcs12(),
     )?;
     write(&path, &bytes, true, args.force)?;
+    if super::stores::is_stdout(&path) {
+        // Standard output holds the store alone.
+        out.note(format!(
+            "wrote the keystore (alias {:?}) to standard output",
+            entry.alias
+        ));
+        return Ok(());
+    }
     out.text(format!(
         "Wrote keystore {} ({}): alias {:?}, key and a chain of {} certificate(s).\n  protection  {}",
         show_path(&path),

@@ -113,8 +113,33 @@ impl PasswordArgs {
     }
 }
 
-/// Writes a store file atomically; keystores hold a key, so 0600.
+/// Whether `--out` names standard output.
+pub fn is_stdout(p: &Path) -> bool {
+    p == Path::new("-")
+}
+
+/// `--out -` where `--out` is a directory (issue, csr, batch): refused,
+/// since one stream cannot hold a certificate, its key and its chain.
+pub fn refuse_stdout_dir(command: &str, out: Option<&Path>) -> Result<()> {
+    match out {
+        Some(p) if is_stdout(p) => Err(Error::usage(format!(
+            "--out names a directory for `minica {command}` (cert.pem, key.pem, ...); `-` (standard output) holds one file: use `minica keystore ... --out -` for a single store"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Writes a store file atomically (keystores hold a key, so 0600), or to
+/// standard output for `--out -`.
 pub fn write(path: &Path, bytes: &[u8], private: bool, force: bool) -> Result<()> {
+    if is_stdout(path) {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        return out
+            .write_all(bytes)
+            .and_then(|()| out.flush())
+            .map_err(|e| Error::io("write", Path::new("(standard output)"), e));
+    }
     let dir = fsx::parent_dir(path);
     if !dir.is_dir() {
         return Err(Error::bad_file(dir, "no such directory"));

@@ -76,7 +76,9 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| default_path(Path::new(""), "truststore", args.format.format));
-    minica::fsx::refuse_existing([path.as_path()], args.force, None)?;
+    if !super::stores::is_stdout(&path) {
+        minica::fsx::refuse_existing([path.as_path()], args.force, None)?;
+    }
     check_added(&args.add, args.allow_leaf, out)?;
     let trusted = entries(&global.ca_dir()?, &args.add)?;
     let password = args.password.get(args.format.format, out)?;
@@ -87,6 +89,11 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
         args.format.pkcs12(),
     )?;
     write(&path, &bytes, false, args.force)?;
+    if super::stores::is_stdout(&path) {
+        // Standard output holds the store alone.
+        out.note("wrote the truststore to standard output");
+        return Ok(());
+    }
     let aliases: Vec<&str> = trusted.iter().map(|t| t.alias.as_str()).collect();
     out.text(format!(
         "Wrote truststore {} ({}): {} trusted certificate(s): {}.\n  protection  {}",
