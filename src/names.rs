@@ -49,6 +49,30 @@ fn invalid(name: &str, reason: impl Into<String>) -> Error {
     }
 }
 
+/// The punycode form of a Unicode host name; None for anything else.
+fn to_a_label(input: &str) -> Option<String> {
+    if input.contains(['@', ':', '/', '[']) {
+        return None;
+    }
+    let (wildcard, host) = match input.strip_prefix("*.") {
+        Some(h) => ("*.", h),
+        None => ("", input),
+    };
+    let ascii = idna::domain_to_ascii(host).ok()?;
+    (ascii.is_ascii() && !ascii.is_empty()).then(|| format!("{wildcard}{ascii}"))
+}
+
+/// For each name given in Unicode, "unicode (written as a-label)": what
+/// the certificate holds is not what was typed, so both are shown.
+pub fn converted<S: AsRef<str>>(inputs: &[S]) -> Vec<String> {
+    inputs
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|i| !i.is_ascii())
+        .filter_map(|i| to_a_label(i).map(|a| format!("{i} is written as {a} (IDNA)")))
+        .collect()
+}
+
 impl Name {
     /// Parses one name as given on the command line.
     pub fn parse(input: &str) -> Result<Name> {
@@ -62,10 +86,16 @@ impl Name {
             ));
         }
         if !input.is_ascii() {
-            return Err(invalid(
-                input,
-                "it is not ASCII; write internationalized domain names in their punycode (xn--) form",
-            ));
+            // A Unicode host name goes into the certificate as its A-label
+            // (RFC 5280 7.2: dNSName holds the punycode form; UTS #46
+            // mapping, as browsers do). Emails and URIs stay ASCII-only.
+            return match to_a_label(input) {
+                Some(ascii) => Name::parse(&ascii),
+                None => Err(invalid(
+                    input,
+                    "it is not ASCII and not an internationalized host name; write emails and URIs in ASCII",
+                )),
+            };
         }
         let bracketless = input
             .strip_prefix('[')
@@ -335,7 +365,6 @@ mod tests {
             "-a.example",
             "a-.example",
             "1.2.3",
-            "exämple.test",
             "a@",
             "@example.test",
             "tab\there",
@@ -408,5 +437,30 @@ mod tests {
     fn duplicates_collapse() {
         let names = parse_all(&["a.test", "A.test", "b.test"]).unwrap();
         assert_eq!(names.len(), 2);
+    }
+
+    #[test]
+    fn unicode_host_names_become_a_labels() {
+        let n = Name::parse("bücher.test").unwrap();
+        assert_eq!(n.to_string(), "xn--bcher-kva.test");
+        let w = Name::parse("*.bücher.test").unwrap();
+        assert_eq!(w.to_string(), "*.xn--bcher-kva.test");
+        // UTS #46 maps case as browsers do.
+        assert_eq!(
+            Name::parse("BÜCHER.test").unwrap().to_string(),
+            "xn--bcher-kva.test"
+        );
+        for bad in [
+            "ü@corp.test",
+            "spiffe://bü.test/x",
+            "bü cher.test",
+            "a\u{202e}.test",
+        ] {
+            assert!(Name::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            converted(&["bücher.test", "plain.test"]),
+            ["bücher.test is written as xn--bcher-kva.test (IDNA)"]
+        );
     }
 }

@@ -140,3 +140,32 @@ fn a_dash_writes_one_store_to_standard_output() {
         assert_eq!(before, snapshot(env.path()));
     }
 }
+
+/// A Unicode host name is issued as its punycode A-label, both forms shown,
+/// and a browser-style verifier (openssl with the A-label) accepts it.
+#[test]
+fn unicode_host_names_are_issued_as_punycode() {
+    let env = Env::new();
+    let r = env.minica(&["issue", "bücher.test"]).ok();
+    assert!(
+        r.stderr
+            .contains("bücher.test is written as xn--bcher-kva.test"),
+        "{}",
+        r.stderr
+    );
+    let cert = env.file("xn--bcher-kva.test/cert.pem");
+    let text = x509_text(&cert);
+    assert!(text.contains("DNS:xn--bcher-kva.test"), "{text}");
+    openssl(&[
+        "verify",
+        "-CAfile",
+        &env.s("xn--bcher-kva.test/ca.pem"),
+        "-verify_hostname",
+        "xn--bcher-kva.test",
+        cert.to_str().unwrap(),
+    ])
+    .ok();
+    env.minica(&["issue", "--client", "jürgen@corp.test"])
+        .fails_with(2)
+        .one_sentence_naming("jürgen@corp.test");
+}

@@ -30,6 +30,9 @@ pub struct Args {
 pub fn run(args: Args, _global: &Global, out: &Output) -> Result<()> {
     super::stores::refuse_stdout_dir("csr", args.out.as_deref())?;
     let names = names::parse_all(&args.names)?;
+    for n in names::converted(&args.names) {
+        out.note(n);
+    }
     let dir = args.out.unwrap_or_else(|| issue::default_out_dir(&names));
     let made = csr::make_to_dir(&names, args.key_type, &dir, args.force)?;
     out.text(format!(

@@ -79,6 +79,12 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
     // Names and passwords are checked before anything is created, even a first CA.
     let mut names = names::parse_all(&args.names)?;
     names.extend(names::parse_all(&args.extra_names)?);
+    for n in names::converted(&args.names)
+        .into_iter()
+        .chain(names::converted(&args.extra_names))
+    {
+        out.note(n);
+    }
     let dir = global.ca_dir()?;
     let format = args.store_format.format;
     let password = if args.keystore || args.truststore {
