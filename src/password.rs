@@ -76,7 +76,8 @@ impl Source {
         } else if let Some(var) = &self.env {
             from_env(var, purpose)?.ok_or_else(|| {
                 Error::usage(format!(
-                    "the environment variable {var} named by --password-env is not set"
+                    "the environment variable {var} named by {}-env is not set",
+                    purpose.flag()
                 ))
             })?
         } else if self.stdin {
@@ -107,6 +108,16 @@ impl Source {
 }
 
 impl Purpose<'_> {
+    /// The flags that give this secret, without their -file/-env/-stdin.
+    fn flag(&self) -> &'static str {
+        match self.default_env {
+            e if e == crate::cakey::CA_PASSWORD_ENV => "--ca-password",
+            e if e == crate::pkcs11::PIN_ENV => "--pkcs11-pin",
+            "MINICA_NEW_STORE_PASSWORD" => "--new-password",
+            _ => "--password",
+        }
+    }
+
     /// How this secret can be given without a terminal: only flags that the
     /// commands asking for it accept. The CA passphrase is asked for by
     /// `init`, `issue`, `batch` and `ca`, which take the global
@@ -115,7 +126,7 @@ impl Purpose<'_> {
     pub fn how_to_give(&self) -> String {
         if self.default_env == crate::cakey::CA_PASSWORD_ENV {
             format!(
-                "use --ca-password-file FILE (its first line) or set {}",
+                "use --ca-password-file FILE (its first line), --ca-password-env VAR, --ca-password-stdin, or set {}",
                 self.default_env
             )
         } else if self.default_env == crate::pkcs11::PIN_ENV {

@@ -169,3 +169,73 @@ fn unicode_host_names_are_issued_as_punycode() {
         .fails_with(2)
         .one_sentence_naming("jürgen@corp.test");
 }
+
+/// The CA passphrase has the three sources store passwords have: a file,
+/// a variable named by a flag, and standard input.
+#[test]
+fn the_ca_passphrase_from_a_file_a_variable_or_stdin() {
+    use std::io::Write;
+    let env = Env::new();
+    let minica = |args: &[&str], stdin: Option<&str>, var: Option<&str>| {
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.args(args)
+            .current_dir(env.path())
+            .env("MINICA_CA_DIR", env.ca_dir())
+            .env("HOME", env.path())
+            .env_remove("MINICA_CA_PASSWORD")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if let Some(v) = var {
+            cmd.env("ROOT_PASS", v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            input.write_all(s.as_bytes()).unwrap();
+        }
+        drop(input);
+        child.wait_with_output().unwrap()
+    };
+    let ok = |o: std::process::Output| {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    ok(minica(
+        &["init", "--encrypt", "--ca-password-stdin"],
+        Some("a long root pass\n"),
+        None,
+    ));
+    ok(minica(
+        &["issue", "a.test", "--ca-password-env", "ROOT_PASS"],
+        None,
+        Some("a long root pass"),
+    ));
+    ok(minica(
+        &["issue", "b.test", "--ca-password-stdin"],
+        Some("a long root pass\n"),
+        None,
+    ));
+    let o = minica(
+        &["issue", "c.test", "--ca-password-env", "ROOT_PASS"],
+        None,
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("ROOT_PASS") && e.contains("--ca-password-env"),
+        "{e}"
+    );
+    let o = minica(
+        &["issue", "d.test", "--ca-password-stdin"],
+        Some("wrong\n"),
+        None,
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!env.file("d.test").exists());
+}

@@ -61,6 +61,17 @@ pub struct Global {
     /// Read the passphrase of an encrypted CA key from FILE [default: MINICA_CA_PASSWORD, else a prompt]
     #[arg(long, global = true, value_name = "FILE")]
     pub ca_password_file: Option<PathBuf>,
+    /// Read the CA passphrase from the environment variable VAR
+    #[arg(
+        long,
+        global = true,
+        value_name = "VAR",
+        conflicts_with = "ca_password_file"
+    )]
+    pub ca_password_env: Option<String>,
+    /// Read the CA passphrase from the first line of standard input
+    #[arg(long, global = true, conflicts_with_all = ["ca_password_file", "ca_password_env"])]
+    pub ca_password_stdin: bool,
     /// Read the user PIN of a PKCS#11 token holding the CA key from FILE [default: MINICA_PKCS11_PIN, else a prompt]
     #[arg(long, global = true, value_name = "FILE")]
     pub pkcs11_pin_file: Option<PathBuf>,
@@ -69,9 +80,12 @@ pub struct Global {
 impl Global {
     pub fn unlock(&self) -> minica::cakey::Unlock {
         minica::cakey::Unlock {
+            // The same three sources as store passwords.
             source: minica::password::Source {
                 file: self.ca_password_file.clone(),
-                ..Default::default()
+                env: self.ca_password_env.clone(),
+                stdin: self.ca_password_stdin,
+                value: None,
             },
             pin: minica::password::Source {
                 file: self.pkcs11_pin_file.clone(),
