@@ -239,3 +239,17 @@ fn the_ca_passphrase_from_a_file_a_variable_or_stdin() {
     );
     assert!(!env.file("d.test").exists());
 }
+
+/// A command's own options come first in its --help, the global ones after
+/// under their own heading.
+#[test]
+fn help_lists_a_commands_own_options_first() {
+    let env = Env::new();
+    let h = env.minica(&["issue", "--help"]).ok().stdout;
+    let own = h.find("--keystore").expect("issue's own option");
+    let heading = h
+        .find("Global options:")
+        .expect("a heading for global options");
+    let global = h.find("--ca-password-file").unwrap();
+    assert!(own < heading && heading < global, "{h}");
+}

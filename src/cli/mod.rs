@@ -47,7 +47,10 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Options every command takes; `--help` lists them after the command's
+/// own, under their own heading.
 #[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// The CA directory [default: $XDG_DATA_HOME/minica or ~/.local/share/minica]
     #[arg(long, global = true, env = "MINICA_CA_DIR", value_name = "DIR")]
