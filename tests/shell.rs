@@ -253,3 +253,37 @@ fn help_lists_a_commands_own_options_first() {
     let global = h.find("--ca-password-file").unwrap();
     assert!(own < heading && heading < global, "{h}");
 }
+
+/// The README's "Using it" block runs top to bottom as written.
+#[test]
+fn the_readme_usage_block_runs_as_written() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = &readme[readme.find("## Using it").unwrap()..];
+    let start = section.find("```sh\n").unwrap() + 6;
+    let block = &section[start..start + section[start..].find("```").unwrap()];
+    let env = Env::new();
+    std::fs::write(env.file("block.sh"), block).unwrap();
+    let bin_dir = std::path::Path::new(BIN).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-e", "block.sh"])
+        .current_dir(env.path())
+        .env("PATH", path)
+        .env("HOME", env.path())
+        .env_remove("MINICA_CA_DIR")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).ends_with("VALID\n"));
+}
