@@ -82,6 +82,16 @@ pub fn display_name(der: &[u8]) -> Option<String> {
     })
 }
 
+/// A certificate's subject and issuer names, DER: how a chain is followed
+/// by name (and a self-signed one told: the two are equal).
+pub fn subject_and_issuer(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (_, c) = X509Certificate::from_der(der).ok()?;
+    Some((
+        c.tbs_certificate.subject.as_raw().to_vec(),
+        c.tbs_certificate.issuer.as_raw().to_vec(),
+    ))
+}
+
 /// A certificate's subject (RFC 4514, escaped for a terminal) and notAfter.
 pub struct Info {
     pub subject: String,

@@ -261,6 +261,12 @@ pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
 }
 
 /// Makes renames durable: the directory entries themselves must reach the disk.
+/// Whether minica runs as root (it may then restore a replaced file's owner).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
 /// Locks the file at `path` itself, for a read-modify-replace of a file
 /// that is not ours to put a lock file beside (the JDK's cacerts). The
 /// file is replaced by rename, so once the lock is granted the path must

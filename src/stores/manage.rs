@@ -53,13 +53,15 @@ pub fn open(path: &Path, password: &str) -> Result<Opened> {
         )
     })?;
     match format {
+        // BER (NSS, Bouncy Castle) is rebuilt as DER by Pkcs12File. What it
+        // does not read (a MAC over SHA-224 or SHA-512/t), p12-keystore may,
+        // and its reasons are the ones reported.
         Format::P12 => match Pkcs12File::parse(path, &bytes, password) {
             Ok(file) => Ok(Opened {
                 format,
                 profile: Some(file.profile()),
                 contents: contents_of(path, &file, password)?,
             }),
-            // Not DER (some writers use BER): the general reader.
             Err(_) if super::pkcs12::cost(path, &bytes).is_ok() => Ok(Opened {
                 format,
                 profile: None,
@@ -75,31 +77,20 @@ pub fn open(path: &Path, password: &str) -> Result<Opened> {
     }
 }
 
-/// Subject and issuer (DER) of a certificate.
-fn names(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
-    use x509_parser::prelude::FromDer;
-    let (_, c) = x509_parser::certificate::X509Certificate::from_der(der).ok()?;
-    Some((
-        c.tbs_certificate.subject.as_raw().to_vec(),
-        c.tbs_certificate.issuer.as_raw().to_vec(),
-    ))
-}
-
 /// The chain up from `leaf` through `pool`, by issuer and subject.
 fn chain_from(leaf: &[u8], pool: &[&[u8]]) -> Vec<CertificateDer<'static>> {
     let mut chain = vec![CertificateDer::from(leaf.to_vec())];
     let mut at = leaf.to_vec();
     while chain.len() < super::jks::MAX_CHAIN as usize {
-        let Some((subject, issuer)) = names(&at) else {
+        let Some((subject, issuer)) = certs::subject_and_issuer(&at) else {
             break;
         };
         if subject == issuer {
             break;
         }
-        let Some(next) = pool
-            .iter()
-            .find(|c| names(c).is_some_and(|(s, _)| s == issuer) && **c != at.as_slice())
-        else {
+        let Some(next) = pool.iter().find(|c| {
+            certs::subject_and_issuer(c).is_some_and(|(s, _)| s == issuer) && **c != at.as_slice()
+        }) else {
             break;
         };
         chain.push(CertificateDer::from(next.to_vec()));
@@ -219,7 +210,7 @@ pub enum Selector {
     Fingerprint(String),
 }
 
-fn read_editable(path: &Path, password: &str) -> Result<(Zeroizing<Vec<u8>>, EditableStore)> {
+fn read_editable(path: &Path, password: &str) -> Result<EditableStore> {
     let bytes = Zeroizing::new(fsx::read(path)?);
     if Format::detect(&bytes) == Some(Format::Pem) {
         return Err(Error::bad_file_fix(
@@ -228,8 +219,7 @@ fn read_editable(path: &Path, password: &str) -> Result<(Zeroizing<Vec<u8>>, Edi
             "edit it as text, or convert it first: minica store convert FILE OUT.p12",
         ));
     }
-    let store = EditableStore::parse(path, &bytes, password)?;
-    Ok((bytes, store))
+    EditableStore::parse(path, &bytes, password)
 }
 
 /// Adds `certs` as trusted entries (aliases from `alias`, or their names).
@@ -241,7 +231,7 @@ pub fn add_trusted(
     alias: Option<&str>,
     replace: bool,
 ) -> Result<Vec<String>> {
-    edit_locked(path, password, |store| {
+    edit(path, password, |store| {
         let mut changed = Vec::new();
         for (i, der) in certs.iter().enumerate() {
             if !store.aliases_of(der).is_empty() {
@@ -278,7 +268,7 @@ pub fn add_key(
     entry: &KeyEntry,
     replace: bool,
 ) -> Result<Vec<String>> {
-    edit_locked(path, password, |store| {
+    edit(path, password, |store| {
         if store.has_alias(&entry.alias) {
             if !replace {
                 return Err(Error::Exists {
@@ -299,8 +289,9 @@ pub fn add_key(
 
 /// Removes what `sel` picks; an alias that is not there is an error.
 pub fn remove(path: &Path, password: &str, sel: &Selector) -> Result<Vec<String>> {
-    let opened = open(path, password)?;
-    edit_locked(path, password, |store| {
+    edit(path, password, |store| {
+        // Read whole (under the lock) only to judge expiry or fingerprints.
+        let listed = || open(path, password).map(|o| list(&o));
         let now = x509::now();
         let aliases: Vec<String> = match sel {
             Selector::Alias(a) => {
@@ -313,7 +304,7 @@ pub fn remove(path: &Path, password: &str, sel: &Selector) -> Result<Vec<String>
                 }
                 vec![a.clone()]
             }
-            Selector::Expired => list(&opened)
+            Selector::Expired => listed()?
                 .into_iter()
                 .filter(|l| l.kind == "trusted" && l.not_after < now)
                 .map(|l| l.alias)
@@ -324,7 +315,7 @@ pub fn remove(path: &Path, password: &str, sel: &Selector) -> Result<Vec<String>
                     .filter(|c| *c != ':')
                     .collect::<String>()
                     .to_lowercase();
-                let found: Vec<String> = list(&opened)
+                let found: Vec<String> = listed()?
                     .into_iter()
                     .filter(|l| l.sha256 == want)
                     .map(|l| l.alias)
@@ -345,6 +336,18 @@ pub fn remove(path: &Path, password: &str, sel: &Selector) -> Result<Vec<String>
     })
 }
 
+/// A store's certificates to trust: its trusted entries, and the PKCS#12
+/// certificates Java ignored (no trusted-key-usage attribute, no key),
+/// which a rewrite makes what the user evidently meant: trusted.
+fn anchors(c: &Contents) -> Vec<TrustedEntry> {
+    let mut out = c.trusted.clone();
+    out.extend(c.untrusted.iter().map(|u| TrustedEntry {
+        alias: alias_of(u),
+        cert: u.clone(),
+    }));
+    out
+}
+
 /// A new store holding every entry of `o`, in `format` under `password`.
 pub fn rewrite(
     o: &Opened,
@@ -363,13 +366,7 @@ pub fn rewrite(
             chain: chain.clone(),
         })
         .collect();
-    // A certificate Java ignored stays one it ignores only in PEM; in a
-    // keystore format it becomes what the user evidently meant: trusted.
-    let mut trusted = c.trusted.clone();
-    trusted.extend(c.untrusted.iter().map(|u| TrustedEntry {
-        alias: alias_of(u),
-        cert: u.clone(),
-    }));
+    let mut trusted = anchors(c);
     super::dedupe_aliases(&mut trusted);
     match format {
         Format::P12 if opts.profile == super::P12Profile::Passwordless => {
@@ -383,20 +380,12 @@ pub fn rewrite(
                     "a PEM file holds one key: export each entry with `minica store export`",
                 ));
             }
-            let mut pem = String::new();
+            let mut pem = Zeroizing::new(Vec::new());
             for k in &keys {
-                pem.push_str(&crate::keys::pem_encode(
-                    "PRIVATE KEY",
-                    k.key_pkcs8.to_vec(),
-                ));
-                for cert in &k.chain {
-                    pem.push_str(&crate::keys::pem_encode("CERTIFICATE", cert.to_vec()));
-                }
+                pem.extend_from_slice(&super::write_keystore(Format::Pem, k, None, opts)?);
             }
-            for t in &trusted {
-                pem.push_str(&crate::keys::pem_encode("CERTIFICATE", t.cert.to_vec()));
-            }
-            Ok(Zeroizing::new(pem.into_bytes()))
+            pem.extend(super::write_truststore(Format::Pem, &trusted, None, opts)?);
+            Ok(pem)
         }
     }
 }
@@ -408,16 +397,7 @@ pub fn merge(inputs: &[Opened]) -> (Vec<TrustedEntry>, usize) {
     let mut keys = 0;
     for o in inputs {
         keys += o.contents.keys.len();
-        for t in o
-            .contents
-            .trusted
-            .iter()
-            .cloned()
-            .chain(o.contents.untrusted.iter().map(|u| TrustedEntry {
-                alias: alias_of(u),
-                cert: u.clone(),
-            }))
-        {
+        for t in anchors(&o.contents) {
             if seen.insert(sha256_hex(&t.cert)) {
                 out.push(t);
             }
@@ -482,8 +462,7 @@ fn replace_bytes(path: &Path, bytes: &[u8], password: &str) -> Result<PathBuf> {
         txn::Replace::Allowed,
     );
     plan.run()?;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
+    if fsx::is_root() {
         std::os::unix::fs::chown(&real, Some(meta.uid()), Some(meta.gid()))
             .map_err(|e| Error::io("restore the owner of", &real, e))?;
     }
@@ -493,13 +472,13 @@ fn replace_bytes(path: &Path, bytes: &[u8], password: &str) -> Result<PathBuf> {
 /// Edits the store at `path` under its lock (held from the read to the
 /// rename, so two edits never lose each other's entry): `edit` says what
 /// it changed; nothing changed writes nothing.
-fn edit_locked(
+pub fn edit(
     path: &Path,
     password: &str,
     edit: impl FnOnce(&mut EditableStore) -> Result<Vec<String>>,
 ) -> Result<Vec<String>> {
     let _lock = fsx::lock_in_place(path)?;
-    let (_, mut store) = read_editable(path, password)?;
+    let mut store = read_editable(path, password)?;
     let changed = edit(&mut store)?;
     if !changed.is_empty() {
         replace(path, &store, password)?;
@@ -547,7 +526,9 @@ pub fn export(entry: &KeyEntry, dir: &Path, force: bool) -> Result<Vec<PathBuf>>
     let chain: String = entry
         .chain
         .iter()
-        .filter(|c| names(c).is_none_or(|(s, i)| s != i) || c.as_ref() == leaf.as_ref())
+        .filter(|c| {
+            certs::subject_and_issuer(c).is_none_or(|(s, i)| s != i) || c.as_ref() == leaf.as_ref()
+        })
         .map(pem)
         .collect();
     let files = [

@@ -413,11 +413,16 @@ impl Pkcs12File {
         let mut keep: Vec<Vec<u8>> = issuers_needed.clone();
         let mut frontier = issuers_needed;
         while let Some(c) = frontier.pop() {
-            let Some(issuer) = issuer_of(&c) else {
+            let Some((subject, issuer)) = crate::certs::subject_and_issuer(&c) else {
                 continue;
             };
+            if subject == issuer {
+                continue;
+            }
             for cand in &all {
-                if !keep.contains(cand) && subject_of(cand).as_deref() == Some(issuer.as_slice()) {
+                if !keep.contains(cand)
+                    && crate::certs::subject_and_issuer(cand).is_some_and(|(s, _)| s == issuer)
+                {
                     keep.push(cand.clone());
                     frontier.push(cand.clone());
                 }
@@ -570,19 +575,6 @@ fn ber_element(data: &[u8], depth: usize, out: &mut Vec<u8>) -> Option<usize> {
         out.extend(e);
     }
     Some(used)
-}
-
-fn subject_of(der: &[u8]) -> Option<Vec<u8>> {
-    use x509_parser::prelude::FromDer;
-    let (_, c) = x509_parser::certificate::X509Certificate::from_der(der).ok()?;
-    Some(c.tbs_certificate.subject.as_raw().to_vec())
-}
-
-fn issuer_of(der: &[u8]) -> Option<Vec<u8>> {
-    use x509_parser::prelude::FromDer;
-    let (_, c) = x509_parser::certificate::X509Certificate::from_der(der).ok()?;
-    (c.tbs_certificate.subject.as_raw() != c.tbs_certificate.issuer.as_raw())
-        .then(|| c.tbs_certificate.issuer.as_raw().to_vec())
 }
 
 fn bag_list(bags: &[Bag]) -> Vec<u8> {

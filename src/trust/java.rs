@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 
 use super::{Action, Options, Outcome, Report, Root};
 use crate::error::{Error, Result};
+#[cfg(test)]
 use crate::stores::edit::EditableStore;
+use crate::stores::manage;
 
 const STORE: &str = "java";
 pub const DEFAULT_PASSWORD: &str = "changeit";
@@ -86,15 +88,14 @@ pub fn remove_alias(root: &Root, alias: &str, opts: &Options) -> Result<bool> {
     let Some(path) = find_cacerts(opts).0 else {
         return Ok(false);
     };
-    let _lock = crate::fsx::lock_in_place(&path)?;
-    let data = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
-    let password = opts.java_password();
-    let mut store = EditableStore::parse(&path, &data, password)?;
-    if !store.remove_trusted(alias, &root.der) {
-        return Ok(false);
-    }
-    crate::stores::manage::replace(&path, &store, password)?;
-    Ok(true)
+    let removed = manage::edit(&path, opts.java_password(), |store| {
+        Ok(if store.remove_trusted(alias, &root.der) {
+            vec![alias.to_string()]
+        } else {
+            Vec::new()
+        })
+    })?;
+    Ok(!removed.is_empty())
 }
 
 /// A cacerts that cannot be written: without root, the command to run.
@@ -115,94 +116,95 @@ fn one(root: &Root, action: Action, opts: &Options, path: &Path) -> Outcome {
     // The file really written (Debian's JDKs link to /etc/ssl/certs/java).
     let path = &std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let outcome = Outcome::new(STORE, path.display().to_string());
-    let password = opts.java_password();
-    // Held until this function returns, across the read and the replace.
-    let _lock = match crate::fsx::lock_in_place(path) {
-        Ok(l) => l,
-        Err(e) => return write_failed(outcome, e, action, opts),
-    };
-    let data = match std::fs::read(path) {
-        Ok(d) => d,
-        Err(e) => return outcome.failed(Error::io("read", path, e).to_string()),
-    };
-    let mut store = match EditableStore::parse(path, &data, password) {
-        Ok(s) => s,
-        Err(e) => return outcome.failed(e.to_string()),
-    };
     let alias = root.unique_name();
     let der = root.der.as_ref();
-    let holders = store.aliases_of(der);
-    let ours = store.has_alias(&alias) && holders.iter().any(|a| a.eq_ignore_ascii_case(&alias));
-    let others: Vec<&String> = holders
-        .iter()
-        .filter(|a| !a.eq_ignore_ascii_case(&alias))
-        .collect();
-    let others_note = if others.is_empty() {
-        String::new()
-    } else {
-        format!(
-            " (also as {}, an entry minica did not add)",
-            others
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
-    match action {
-        Action::Status => outcome.trusted(
-            !holders.is_empty(),
-            if holders.is_empty() {
-                "not in cacerts".to_string()
-            } else if ours {
-                format!("alias {alias}{others_note}")
-            } else {
-                format!("as {}, an entry minica did not add", holders.join(", "))
-            },
-        ),
-        Action::Install => {
-            if ours {
-                return outcome.trusted(true, format!("already installed (alias {alias})"));
-            }
-            if store.has_alias(&alias) {
-                return outcome.failed(format!(
+    // Decided under the store's lock, reported once the edit is in place.
+    let mut decided: Option<Outcome> = None;
+    let edited = manage::edit(path, opts.java_password(), |store| {
+        let holders = store.aliases_of(der);
+        let ours =
+            store.has_alias(&alias) && holders.iter().any(|a| a.eq_ignore_ascii_case(&alias));
+        let others: Vec<&String> = holders
+            .iter()
+            .filter(|a| !a.eq_ignore_ascii_case(&alias))
+            .collect();
+        let others_note = if others.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (also as {}, an entry minica did not add)",
+                others
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        let o = outcome.clone();
+        let (changed, o) = match action {
+            Action::Status => (
+                false,
+                o.trusted(
+                    !holders.is_empty(),
+                    if holders.is_empty() {
+                        "not in cacerts".to_string()
+                    } else if ours {
+                        format!("alias {alias}{others_note}")
+                    } else {
+                        format!("as {}, an entry minica did not add", holders.join(", "))
+                    },
+                ),
+            ),
+            Action::Install if ours => (
+                false,
+                o.trusted(true, format!("already installed (alias {alias})")),
+            ),
+            Action::Install if store.has_alias(&alias) => (
+                false,
+                o.failed(format!(
                     "cacerts has an entry named {alias} that is not this root; remove it first (keytool -delete -alias {alias})"
-                ));
-            }
-            if let Err(e) = store.add_trusted(&alias, der) {
-                return outcome.failed(e.to_string());
-            }
-            match crate::stores::manage::replace(path, &store, password) {
-                Ok(real) => {
-                    let mut o = outcome.changed().trusted(
+                )),
+            ),
+            Action::Install => {
+                store.add_trusted(&alias, der)?;
+                (
+                    true,
+                    o.changed().trusted(
                         true,
                         format!("installed (alias {alias}, {}){others_note}", store.format()),
-                    );
-                    o.path = real.display().to_string();
-                    o
-                }
-                Err(e) => write_failed(outcome, e, action, opts),
+                    ),
+                )
             }
-        }
-        Action::Uninstall => {
-            if !store.remove_trusted(&alias, der) {
-                return outcome.trusted(
+            Action::Uninstall if !store.remove_trusted(&alias, der) => (
+                false,
+                o.trusted(
                     !holders.is_empty(),
                     format!("was not installed{others_note}"),
-                );
-            }
-            match crate::stores::manage::replace(path, &store, password) {
-                Ok(real) => {
-                    let mut o = outcome.changed().trusted(
-                        !others.is_empty(),
-                        format!("removed (alias {alias}){others_note}"),
-                    );
-                    o.path = real.display().to_string();
-                    o
-                }
-                Err(e) => write_failed(outcome.trusted(true, ""), e, action, opts),
-            }
+                ),
+            ),
+            Action::Uninstall => (
+                true,
+                o.changed().trusted(
+                    !others.is_empty(),
+                    format!("removed (alias {alias}){others_note}"),
+                ),
+            ),
+        };
+        decided = Some(o);
+        Ok(if changed {
+            vec![alias.clone()]
+        } else {
+            Vec::new()
+        })
+    });
+    match (edited, decided) {
+        // The edit decides the outcome before it returns Ok.
+        (Ok(_), decided) => decided.unwrap_or(outcome),
+        // The entry was there, and could not be taken out.
+        (Err(e), Some(_)) if action == Action::Uninstall => {
+            write_failed(outcome.trusted(true, ""), e, action, opts)
         }
+        (Err(e), _) => write_failed(outcome, e, action, opts),
     }
 }
 

@@ -317,10 +317,7 @@ pub fn run(root: &Root, kinds: &[StoreKind], action: Action, opts: &Options) -> 
 }
 
 /// Whether this process runs as root (system stores need it).
-pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
+pub use crate::fsx::is_root;
 
 /// The first of `names` found on PATH.
 pub fn which(name: &str) -> Option<PathBuf> {
