@@ -255,6 +255,34 @@ impl Session {
         }
     }
 
+    /// The CA's settings (ca.toml, or the defaults).
+    pub fn config(&self) -> Result<CaConfig> {
+        Ok(read_config(&self.dir)?.0)
+    }
+
+    /// The certificates of the CA [`Session::load_signer`] would pick, not
+    /// its key: what judging already issued certificates needs, so that
+    /// `apply --check` runs without a passphrase or a token.
+    pub fn signer_certs(&self, name: Option<&str>) -> Result<SignerCerts> {
+        let (config, _) = read_config(&self.dir)?;
+        let root = read_ca_cert(&self.dir.join(CERT_FILE))?.der;
+        match name.map(str::to_string).or(config.issue.issuer) {
+            Some(n) => {
+                let cert = read_ca_cert(&issuer_dir(&self.dir, &n)?.join(ISSUER_CERT))?.der;
+                Ok(SignerCerts {
+                    name: Some(n),
+                    cert,
+                    root,
+                })
+            }
+            None => Ok(SignerCerts {
+                name: None,
+                cert: root.clone(),
+                root,
+            }),
+        }
+    }
+
     /// Loads the CA, creating one with the default settings when the
     /// directory holds none, so a newcomer's first `minica issue` just
     /// works. The bool says whether it was created.
@@ -899,6 +927,15 @@ fn load_intermediate(dir: &Path, name: &str, unlock: &Unlock) -> Result<Ca> {
         Some(name.to_string()),
         Some(root),
     )
+}
+
+/// A signer's certificates, without its key.
+#[derive(Debug, Clone)]
+pub struct SignerCerts {
+    /// The intermediate; None: the root.
+    pub name: Option<String>,
+    pub cert: CertificateDer<'static>,
+    pub root: CertificateDer<'static>,
 }
 
 /// The folder of intermediates in a CA directory.

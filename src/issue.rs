@@ -48,9 +48,30 @@ pub struct Signed {
 /// A request the CA's constraints and policy accepted: what `sign` needs.
 /// Only `LeafSpec::check` makes one, so nothing is signed unchecked.
 pub struct Checked {
-    now: OffsetDateTime,
+    not_before: OffsetDateTime,
     not_after: OffsetDateTime,
     warnings: Vec<String>,
+}
+
+impl Checked {
+    pub(crate) fn not_before(&self) -> OffsetDateTime {
+        self.not_before
+    }
+
+    pub(crate) fn not_after(&self) -> OffsetDateTime {
+        self.not_after
+    }
+
+    /// The same request valid from `not_before` to `not_after` instead:
+    /// for `apply`'s negative fixtures, which are wrong in their dates on
+    /// purpose and right in everything the check looked at.
+    pub(crate) fn with_window(&self, not_before: OffsetDateTime, not_after: OffsetDateTime) -> Checked {
+        Checked {
+            not_before,
+            not_after,
+            warnings: self.warnings.clone(),
+        }
+    }
 }
 
 impl LeafSpec {
@@ -115,23 +136,19 @@ impl LeafSpec {
             ));
         }
         Ok(Checked {
-            now,
+            not_before: now - x509::BACKDATE,
             not_after,
             warnings,
         })
     }
 
-    fn params(
-        &self,
-        ca: &Ca,
-        not_after: OffsetDateTime,
-        now: OffsetDateTime,
-        rsa: bool,
-    ) -> Result<CertificateParams> {
+    /// The leaf's parameters, before they are signed by the CA (or, for a
+    /// negative fixture, by something else).
+    pub(crate) fn params(&self, ca: &Ca, checked: &Checked, rsa: bool) -> Result<CertificateParams> {
         let mut params = CertificateParams::default();
         params.serial_number = Some(SerialNumber::from_slice(&x509::random_serial()?));
-        params.not_before = now - x509::BACKDATE;
-        params.not_after = not_after;
+        params.not_before = checked.not_before;
+        params.not_after = checked.not_after;
 
         params.distinguished_name = rcgen::DistinguishedName::new();
         if let Some(cn) = self.common_name(ca) {
@@ -202,23 +219,34 @@ impl LeafSpec {
         public_key: &impl PublicKeyData,
         checked: &Checked,
     ) -> Result<Signed> {
-        let params = self.params(ca, checked.not_after, checked.now, keys::is_rsa(public_key))?;
+        let params = self.params(ca, checked, keys::is_rsa(public_key))?;
         let cert = params
             .signed_by(public_key, &ca.issuer)
             .map_err(|e| ca.signing_failed(e))?;
+        Ok(Signed::of(&params, &cert, checked))
+    }
+}
+
+impl Signed {
+    /// What `params` signed as `cert`.
+    pub(crate) fn of(
+        params: &CertificateParams,
+        cert: &rcgen::Certificate,
+        checked: &Checked,
+    ) -> Signed {
         let serial = params
             .serial_number
             .as_ref()
             .map(|s| x509::hex(&s.to_bytes()))
             .unwrap_or_default();
-        Ok(Signed {
+        Signed {
             der: cert.der().to_vec(),
             pem: cert.pem(),
             serial,
             not_before: params.not_before,
             not_after: params.not_after,
             warnings: checked.warnings.clone(),
-        })
+        }
     }
 }
 
@@ -674,7 +702,7 @@ pub(crate) fn add_leaf_files(
     CertificateDer::from(signed.der.clone())
 }
 
-fn record_entry(issued: &Issued, ca: &Ca) -> record::Entry {
+pub(crate) fn record_entry(issued: &Issued, ca: &Ca) -> record::Entry {
     let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     record::Entry {
         serial: issued.serial.clone(),

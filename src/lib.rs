@@ -18,6 +18,7 @@ pub mod inspect;
 pub mod issue;
 pub mod issuers;
 pub mod keys;
+pub mod apply;
 pub mod manifest;
 pub mod names;
 pub mod password;
@@ -32,6 +33,7 @@ pub mod text;
 pub mod trust;
 pub mod txn;
 pub mod verify;
+pub mod weak_key;
 pub mod x509;
 
 pub use error::{Error, Result};

@@ -215,32 +215,7 @@ pub fn crl(
             x509::date(ca.not_after)
         )));
     }
-    let params = CertificateRevocationListParams {
-        this_update: now,
-        next_update,
-        crl_number: SerialNumber::from_slice(&number),
-        issuing_distribution_point: None,
-        revoked_certs: revoked
-            .iter()
-            .map(|r| {
-                Ok(RevokedCertParams {
-                    serial_number: SerialNumber::from_slice(&hex_bytes(&r.serial)?),
-                    revocation_time: x509::parse_rfc3339(&r.revoked_at).unwrap_or(now),
-                    reason_code: reason_code(&r.reason),
-                    invalidity_date: None,
-                })
-            })
-            .collect::<Result<_>>()?,
-        // RFC 5280 5.2.1: the CRL's AKI is the issuer's SKI, as in its leaves.
-        key_identifier_method: KeyIdMethod::PreSpecified(subject_key_id(&ca)?),
-    };
-    let crl = params
-        .signed_by(&ca.issuer)
-        .map_err(|e| ca.signing_failed(e))?;
-    let pem = crl
-        .pem()
-        .map_err(|e| Error::Crypto(format!("cannot encode the CRL: {e}")))?
-        .replace("\r\n", "\n");
+    let pem = crl_pem(&ca, &revoked, &number, now, next_update)?;
     let mut plan = txn::Plan::in_ca(dir);
     plan.write(&path, pem.as_bytes(), fsx::PUBLIC, txn::Replace::Allowed);
     if let Some(o) = out {
@@ -258,6 +233,44 @@ pub fn crl(
     })
 }
 
+/// The CRL of `ca` listing `revoked`, as PEM: numbered `number`, issued
+/// `now`, next update at `next_update`.
+pub(crate) fn crl_pem(
+    ca: &Ca,
+    revoked: &[Revocation],
+    number: &[u8],
+    now: OffsetDateTime,
+    next_update: OffsetDateTime,
+) -> Result<String> {
+    let params = CertificateRevocationListParams {
+        this_update: now,
+        next_update,
+        crl_number: SerialNumber::from_slice(number),
+        issuing_distribution_point: None,
+        revoked_certs: revoked
+            .iter()
+            .map(|r| {
+                Ok(RevokedCertParams {
+                    serial_number: SerialNumber::from_slice(&hex_bytes(&r.serial)?),
+                    revocation_time: x509::parse_rfc3339(&r.revoked_at).unwrap_or(now),
+                    reason_code: reason_code(&r.reason),
+                    invalidity_date: None,
+                })
+            })
+            .collect::<Result<_>>()?,
+        // RFC 5280 5.2.1: the CRL's AKI is the issuer's SKI, as in its leaves.
+        key_identifier_method: KeyIdMethod::PreSpecified(subject_key_id(ca)?),
+    };
+    let crl = params
+        .signed_by(&ca.issuer)
+        .map_err(|e| ca.signing_failed(e))?;
+    let pem = crl
+        .pem()
+        .map_err(|e| Error::Crypto(format!("cannot encode the CRL: {e}")))?
+        .replace("\r\n", "\n");
+    Ok(pem)
+}
+
 /// Where a CA keeps its latest CRL.
 pub fn crl_path(ca: &Ca) -> PathBuf {
     match &ca.name {
@@ -268,7 +281,7 @@ pub fn crl_path(ca: &Ca) -> PathBuf {
 
 /// RFC 5280 5.2.3: CRL numbers increase. The time in seconds does, unless
 /// the clock went back: then the last CRL's number plus one.
-fn next_number(last: &Path, now: OffsetDateTime) -> Vec<u8> {
+pub(crate) fn next_number(last: &Path, now: OffsetDateTime) -> Vec<u8> {
     let by_time = now.unix_timestamp().max(1) as u128;
     let previous = fsx::read_nofollow(last, fsx::MAX_INPUT)
         .ok()

@@ -14,6 +14,7 @@ macro_rules! outln {
 }
 use minica::error::{Error, Result, exit};
 
+mod apply;
 mod batch;
 mod ca_key;
 mod csr;
@@ -38,7 +39,7 @@ mod verify;
     name = "minica",
     version,
     about = "A local certificate authority: root CA, server and client certificates, keystores and truststores",
-    after_help = "Exit codes: 0 success, 1 not valid (verify), 2 bad input, 3 output exists (use --force), 4 operation failed."
+    after_help = "Exit codes: 0 success, 1 not valid (verify) or out of date (apply --check), 2 bad input, 3 output exists (use --force), 4 operation failed."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -110,6 +111,7 @@ pub enum Command {
     Init(init::Args),
     Issue(issue::Args),
     Batch(batch::Args),
+    Apply(apply::Args),
     #[command(subcommand)]
     Ca(ca_key::Command),
     List(list::Args),
@@ -146,6 +148,7 @@ impl Cli {
             Command::Init(a) => init::run(a, &self.global, &out),
             Command::Issue(a) => issue::run(a, &self.global, &out),
             Command::Batch(a) => batch::run(a, &self.global, &out),
+            Command::Apply(a) => return apply::run(a, &self.global, &out),
             Command::Ca(c) => ca_key::run(c, &self.global, &out),
             Command::List(a) => list::run(a, &self.global, &out),
             Command::Csr(a) => csr::run(a, &self.global, &out),

@@ -1,0 +1,1190 @@
+//! `minica apply`: a whole test environment from one manifest, idempotently.
+//!
+//! Each run reads what is on disk, judges every declared certificate, key
+//! and store against its entry (names, profile, key type, issuer, fault,
+//! lifetime left, store format, password and content), and then writes
+//! only what is missing or out of date, all in one transaction (see
+//! [`crate::txn`]): a killed `apply` leaves the old state or the new one.
+//! Judging needs only certificates, never a CA key, so `--check` runs in CI
+//! without a passphrase. What is judged up to date is not written again:
+//! its bytes and times stay as they are.
+
+pub mod fixture;
+pub mod manifest;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use rustls_pki_types::CertificateDer;
+use serde::Serialize;
+use time::{Duration, OffsetDateTime};
+use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificate};
+use zeroize::Zeroizing;
+
+use crate::ca::{self, Ca, SignerCerts};
+use crate::cakey::Unlock;
+use crate::error::{Error, Result};
+use crate::issue::{self, CaOpened, Issued, OutFiles};
+use crate::keys::{self, KeyType};
+use crate::names::Name;
+use crate::password::{self, Secret};
+use crate::policy::KeyInfo;
+use crate::profile::{self, ExtKeyUsage, KeyUsage, Profile};
+use crate::stores::{self, Format, Pkcs12Options};
+use crate::{fsx, record, txn, x509};
+
+pub use manifest::Fault;
+
+/// What `minica apply` asks for.
+pub struct Request {
+    pub manifest: PathBuf,
+    /// Every path in the manifest is under this [default: the manifest's directory].
+    pub base: Option<PathBuf>,
+    /// The CA directory given on the command line or in MINICA_CA_DIR.
+    pub ca_dir: Option<PathBuf>,
+    /// Judge and report only; change nothing.
+    pub check: bool,
+    /// Replace files at declared paths that minica did not write.
+    pub force: bool,
+}
+
+/// What was (or, with `--check`, would be) done to one entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Up to date: nothing written.
+    Unchanged,
+    /// Nothing was there: made.
+    Create,
+    /// It expires within renew_before: signed again.
+    Renew,
+    /// It no longer matches its entry: signed again.
+    Reissue,
+    /// The certificate is right, some files beside it were not: written again.
+    Rewrite,
+}
+
+/// One certificate entry's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertificateOutcome {
+    pub out: PathBuf,
+    pub names: Vec<Name>,
+    pub fault: Option<Fault>,
+    pub action: Action,
+    /// Why, one sentence each; empty when unchanged.
+    pub reasons: Vec<String>,
+    /// The files written (or that would be).
+    pub files: Vec<PathBuf>,
+    /// The certificate's serial after the run (absent with --check when it would be made).
+    pub serial: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub not_after: Option<OffsetDateTime>,
+}
+
+/// One standalone truststore's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct TruststoreOutcome {
+    pub path: PathBuf,
+    pub action: Action,
+    pub reasons: Vec<String>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Applied {
+    pub ca_dir: PathBuf,
+    pub base: PathBuf,
+    /// `--check`: nothing was written.
+    pub checked_only: bool,
+    /// A CA was (or, with --check, would be) made because there was none.
+    pub ca_created: bool,
+    pub certificates: Vec<CertificateOutcome>,
+    pub truststores: Vec<TruststoreOutcome>,
+    #[serde(skip)]
+    pub opened: Option<CaOpened>,
+}
+
+impl Applied {
+    /// Whether anything was (or would be) changed.
+    pub fn changed(&self) -> bool {
+        self.ca_created
+            || self
+                .certificates
+                .iter()
+                .any(|c| c.action != Action::Unchanged)
+            || self
+                .truststores
+                .iter()
+                .any(|t| t.action != Action::Unchanged)
+    }
+}
+
+/// A store as the manifest wants it, with its password in hand.
+struct StoreTarget {
+    path: PathBuf,
+    format: Format,
+    password: Option<Secret>,
+    alias: Option<String>,
+    pkcs12: Pkcs12Options,
+}
+
+/// The key a certificate entry wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WantedKey {
+    Type(KeyType),
+    /// weak_key: RSA-1024.
+    WeakRsa,
+}
+
+impl WantedKey {
+    fn info(self) -> KeyInfo {
+        match self {
+            WantedKey::Type(t) => KeyInfo::of_type(t),
+            WantedKey::WeakRsa => KeyInfo {
+                algorithm: "rsa".into(),
+                bits: crate::weak_key::WEAK_RSA_BITS as u32,
+                rsa_exponent: Some(65_537),
+            },
+        }
+    }
+}
+
+/// A certificate entry, resolved: everything the judge and the signer need.
+struct Target {
+    /// The out directory as the manifest names it, for people.
+    label: PathBuf,
+    /// The entry's names: those a client connects to.
+    names: Vec<Name>,
+    /// The names the certificate carries (other ones for wrong_host).
+    cert_names: Vec<Name>,
+    profile_name: String,
+    /// Loaded once the CA (and its profiles directory) is open.
+    profile: Option<Profile>,
+    key: WantedKey,
+    days: Option<u32>,
+    issuer: Option<String>,
+    fault: Option<Fault>,
+    files: OutFiles,
+    /// revoked: the CRL written beside the certificate.
+    crl: Option<PathBuf>,
+    /// wrong_ca: the throwaway CA's certificate, written so a test can show
+    /// the leaf is right under it.
+    throwaway: Option<PathBuf>,
+    keystore: Option<StoreTarget>,
+    truststore: Option<StoreTarget>,
+}
+
+/// The most a manifest may be: it is a hand-written file.
+const MAX_MANIFEST: u64 = 4 << 20;
+
+/// Applies the manifest (see the module comment).
+pub fn apply(unlock: &Unlock, req: Request) -> Result<Applied> {
+    let bytes = fsx::read_nofollow(&req.manifest, MAX_MANIFEST)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Error::bad_file(&req.manifest, "is not UTF-8 text; expected TOML"))?;
+    let m = manifest::parse(&req.manifest, &text)?;
+    let base = match &req.base {
+        Some(b) => b.clone(),
+        None => match req.manifest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        },
+    };
+    let at = |what: String, err: Error| Error::bad_file(&req.manifest, format!("{what}: {err}"));
+    let renew_before = match &m.renew_before {
+        Some(s) => crate::verify::parse_duration(s).ok_or_else(|| {
+            Error::bad_file_fix(
+                &req.manifest,
+                format!("renew_before = {s:?} is not a duration"),
+                "write it as 30d, 2weeks or 1month",
+            )
+        })?,
+        None => Duration::days(30),
+    };
+    let ca_dir = match (&m.ca_dir, &req.ca_dir) {
+        (Some(_), Some(given)) => {
+            return Err(Error::usage(format!(
+                "{} sets ca_dir, and --ca-dir (or MINICA_CA_DIR) says {}: drop one",
+                req.manifest.display(),
+                given.display()
+            )));
+        }
+        (Some(rel), None) => txn::confine(&base, rel, "ca_dir").map_err(|e| at("ca_dir".into(), e))?,
+        (None, Some(given)) => given.clone(),
+        (None, None) => ca::default_dir()?,
+    };
+    let d = &m.defaults;
+    if let Some(days) = d.days {
+        x509::check_days(days).map_err(|e| at("defaults".into(), e))?;
+    }
+
+    // Every name, path and password is read before the CA is opened or made.
+    let mut targets = Vec::with_capacity(m.certificate.len());
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for (n, e) in m.certificate.iter().enumerate() {
+        let what = || format!("certificate {}", n + 1);
+        let names = crate::names::parse_all(&e.names).map_err(|err| at(what(), err))?;
+        if let Some(days) = e.days {
+            x509::check_days(days).map_err(|err| at(what(), err))?;
+        }
+        let label = e
+            .out
+            .clone()
+            .unwrap_or_else(|| issue::default_out_dir(&names));
+        let out = txn::confine(&base, &label, "out").map_err(|err| at(what(), err))?;
+        let fault = e.fault;
+        let mut files = OutFiles::in_dir(&out, true);
+        let keystore = e
+            .keystore
+            .as_ref()
+            .map(|s| store_target(&base, &out, "keystore", s, &req.manifest))
+            .transpose()
+            .map_err(|err| at(what(), err))?;
+        let truststore = e
+            .truststore
+            .as_ref()
+            .map(|s| store_target(&base, &out, "truststore", s, &req.manifest))
+            .transpose()
+            .map_err(|err| at(what(), err))?;
+        files.keystore = keystore.as_ref().map(|s| s.path.clone());
+        files.truststore = truststore.as_ref().map(|s| s.path.clone());
+        let key = match (fault, e.key_type.or(d.key_type)) {
+            (Some(Fault::WeakKey), _) => WantedKey::WeakRsa,
+            (_, Some(t)) => WantedKey::Type(t),
+            // Filled in from ca.toml once the CA is open.
+            (_, None) => WantedKey::Type(KeyType::default()),
+        };
+        if fault == Some(Fault::WeakKey) && e.key_type.is_some() {
+            return Err(at(
+                what(),
+                Error::usage("fault = \"weak_key\" makes an RSA-1024 key: drop key_type"),
+            ));
+        }
+        let profile_name = match fault {
+            Some(Fault::ClientOnly) => "client".to_string(),
+            _ => e
+                .profile
+                .clone()
+                .or(d.profile.clone())
+                .unwrap_or_default(),
+        };
+        let t = Target {
+            cert_names: fixture::cert_names(fault, &names),
+            names,
+            label,
+            profile: None,
+            profile_name,
+            key,
+            days: e.days.or(d.days),
+            issuer: e.issuer.clone().or(d.issuer.clone()),
+            fault,
+            crl: (fault == Some(Fault::Revoked)).then(|| out.join("crl.pem")),
+            throwaway: (fault == Some(Fault::WrongCa)).then(|| out.join("throwaway-ca.pem")),
+            files,
+            keystore,
+            truststore,
+        };
+        for p in target_paths(&t) {
+            if seen.contains(&p) {
+                return Err(at(
+                    what(),
+                    Error::usage(format!(
+                        "{} is declared twice; give each entry its own out or path",
+                        p.display()
+                    )),
+                ));
+            }
+            seen.push(p);
+        }
+        targets.push((t, e.key_type.or(d.key_type).is_none()));
+    }
+    let mut trusts = Vec::with_capacity(m.truststore.len());
+    for (n, s) in m.truststore.iter().enumerate() {
+        let t = store_target(&base, &base, "truststore", s, &req.manifest)
+            .map_err(|err| at(format!("truststore {}", n + 1), err))?;
+        if seen.contains(&t.path) {
+            return Err(at(
+                format!("truststore {}", n + 1),
+                Error::usage(format!("{} is declared twice", t.path.display())),
+            ));
+        }
+        seen.push(t.path.clone());
+        trusts.push(t);
+    }
+
+    let ca_exists = ca::exists(&ca_dir);
+    if req.check && !ca_exists {
+        // Nothing can be judged against a CA that does not exist: all of it would be made.
+        return Ok(Applied {
+            ca_dir,
+            base,
+            checked_only: true,
+            ca_created: true,
+            certificates: targets
+                .iter()
+                .map(|(t, _)| created(t, vec!["there is no CA yet".into()]))
+                .collect(),
+            truststores: trusts
+                .iter()
+                .map(|t| TruststoreOutcome {
+                    path: t.path.clone(),
+                    action: Action::Create,
+                    reasons: vec!["there is no CA yet".into()],
+                })
+                .collect(),
+            opened: None,
+        });
+    }
+    let session = ca::Session::open(&ca_dir, !req.check)?;
+    let mut ca_created = false;
+    if session.state() == ca::State::Empty {
+        session.create(&crate::config::CaConfig::default(), false, unlock)?;
+        ca_created = true;
+    }
+    let config = session.config()?.issue;
+    let now = x509::now();
+    let ctx = Judge {
+        now,
+        renew_before,
+        force: req.force,
+    };
+    let mut signer_certs: HashMap<Option<String>, SignerCerts> = HashMap::new();
+    let mut verdicts = Vec::with_capacity(targets.len());
+    for (t, key_from_ca) in &mut targets {
+        if *key_from_ca && t.key != WantedKey::WeakRsa {
+            t.key = WantedKey::Type(config.key_type);
+        }
+        if t.profile_name.is_empty() {
+            t.profile_name = config.profile.clone();
+        }
+        t.profile = Some(
+            profile::load(&t.profile_name, &ca_dir)
+                .map_err(|err| at(format!("certificate {}", t.label.display()), err))?
+                .0,
+        );
+        if !signer_certs.contains_key(&t.issuer) {
+            let s = session.signer_certs(t.issuer.as_deref())?;
+            signer_certs.insert(t.issuer.clone(), s);
+        }
+        let signer = &signer_certs[&t.issuer];
+        verdicts.push(ctx.certificate(t, signer)?);
+    }
+    let root = session.signer_certs(None)?.root;
+    let trust_verdicts: Vec<Verdict> = trusts
+        .iter()
+        .map(|t| ctx.truststore(t, &root))
+        .collect::<Result<_>>()?;
+
+    if req.check {
+        return Ok(Applied {
+            ca_dir,
+            base,
+            checked_only: true,
+            ca_created,
+            certificates: targets
+                .iter()
+                .zip(&verdicts)
+                .map(|((t, _), v)| v.outcome(t))
+                .collect(),
+            truststores: trusts
+                .iter()
+                .zip(&trust_verdicts)
+                .map(|(t, v)| TruststoreOutcome {
+                    path: t.path.clone(),
+                    action: v.action,
+                    reasons: v.reasons.clone(),
+                })
+                .collect(),
+            opened: None,
+        });
+    }
+
+    // Sign and write what is out of date, as one transaction.
+    let mut plan = txn::Plan::in_ca(&ca_dir);
+    let mut signers: HashMap<Option<String>, Ca> = HashMap::new();
+    let mut outcomes = Vec::with_capacity(targets.len());
+    let mut new_revocations: Vec<record::Revocation> = Vec::new();
+    let mut crl_wanted: Vec<(usize, Option<String>)> = Vec::new();
+    let mut opened = None;
+    for (i, ((t, _), v)) in targets.iter().zip(&verdicts).enumerate() {
+        let mut outcome = v.outcome(t);
+        if v.action == Action::Unchanged {
+            outcomes.push(outcome);
+            continue;
+        }
+        let reissue = matches!(v.action, Action::Create | Action::Renew | Action::Reissue);
+        let ca = match signers.entry(t.issuer.clone()) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(session.load_signer(t.issuer.as_deref(), unlock)?)
+            }
+        };
+        if opened.is_none() {
+            opened = Some(issue::CaOpened {
+                created: ca_created,
+                key_type: ca.config.ca.key_type.as_str().to_string(),
+                not_after: ca.not_after,
+                recovered: session.recovered.clone(),
+            });
+        }
+        let mut written = Vec::new();
+        let leaf: Leaf = if reissue {
+            let leaf = fixture::sign(t, ca, now, renew_before, v.kept_key.as_ref())?;
+            plan.write(&t.files.cert, leaf.pem.as_bytes(), fsx::PUBLIC, txn::Replace::Allowed);
+            written.push(t.files.cert.clone());
+            if !leaf.key_kept {
+                let key = t.files.key.as_ref().expect("apply always makes keys");
+                plan.write(key, leaf.key_pem(), fsx::PRIVATE, txn::Replace::Allowed);
+                written.push(key.clone());
+            }
+            if let Some((path, pem)) = &leaf.throwaway {
+                plan.write(path, pem.as_bytes(), fsx::PUBLIC, txn::Replace::Allowed);
+                written.push(path.clone());
+            }
+            if leaf.recorded {
+                let issued = Issued {
+                    names: t.cert_names.clone(),
+                    profile: t.profile_name.clone(),
+                    key_type: match t.key {
+                        WantedKey::Type(k) => Some(k),
+                        WantedKey::WeakRsa => None,
+                    },
+                    key: t.key.info().to_string(),
+                    serial: leaf.serial.clone(),
+                    not_before: leaf.not_before,
+                    not_after: leaf.not_after,
+                    files: t.files.clone(),
+                    warnings: Vec::new(),
+                };
+                plan.record(issue::record_entry(&issued, ca));
+            }
+            if t.fault == Some(Fault::Revoked) {
+                let r = record::Revocation {
+                    serial: leaf.serial.clone(),
+                    issuer: ca.name.clone(),
+                    revoked_at: x509::rfc3339(now),
+                    reason: "keyCompromise".into(),
+                };
+                plan.revoke(r.clone());
+                new_revocations.push(r);
+            }
+            leaf
+        } else {
+            v.current.clone().expect("a rewrite has a certificate")
+        };
+        // A new leaf changes its chain, its keystore and (revoked) its CRL;
+        // ca.pem and the truststore change only when they were judged wrong.
+        let mut parts = v.parts.clone();
+        if reissue {
+            parts.extend([Part::Chain, Part::Keystore, Part::Crl]);
+        }
+        if parts.contains(&Part::Chain) {
+            plan.write(&t.files.chain, leaf.chain_pem(ca), fsx::PUBLIC, txn::Replace::Allowed);
+            written.push(t.files.chain.clone());
+        }
+        if parts.contains(&Part::Ca) {
+            plan.write(&t.files.ca, ca.root_pem.as_bytes(), fsx::PUBLIC, txn::Replace::Allowed);
+            written.push(t.files.ca.clone());
+        }
+        if let Some(s) = &t.keystore
+            && parts.contains(&Part::Keystore)
+        {
+            let entry = stores::KeyEntry {
+                alias: s
+                    .alias
+                    .clone()
+                    .unwrap_or_else(|| stores::alias_for(&t.names[0].to_string())),
+                key_pkcs8: leaf.key_pkcs8(&t.files)?,
+                chain: leaf.store_chain(ca),
+            };
+            let bytes = stores::write_keystore(
+                s.format,
+                &entry,
+                s.password.as_deref().map(String::as_str),
+                s.pkcs12,
+            )?;
+            plan.write(&s.path, bytes.to_vec(), fsx::PRIVATE, txn::Replace::Allowed);
+            written.push(s.path.clone());
+        }
+        if let Some(s) = &t.truststore
+            && parts.contains(&Part::Truststore)
+        {
+            plan.write(&s.path, truststore_bytes(s, &ca.root_der)?, fsx::PUBLIC, txn::Replace::Allowed);
+            written.push(s.path.clone());
+        }
+        if t.crl.is_some() && parts.contains(&Part::Crl) {
+            crl_wanted.push((i, ca.name.clone()));
+        }
+        outcome.files = written;
+        outcome.serial = Some(leaf.serial.clone());
+        outcome.not_after = Some(leaf.not_after);
+        outcomes.push(outcome);
+    }
+    // Each CRL lists every revocation of its issuer, those of this run too.
+    let mut crls: HashMap<Option<String>, String> = HashMap::new();
+    for (i, issuer) in crl_wanted {
+        let ca = &signers[&issuer];
+        if !crls.contains_key(&issuer) {
+            let mut revoked: Vec<record::Revocation> = record::revocations(&ca_dir)?
+                .into_iter()
+                .filter(|r| r.issuer == issuer)
+                .collect();
+            revoked.extend(new_revocations.iter().filter(|r| r.issuer == issuer).cloned());
+            let ca_copy = crate::revoke::crl_path(ca);
+            let number = crate::revoke::next_number(&ca_copy, now);
+            let next_update = fixture::crl_next_update(ca, now, renew_before);
+            let pem = crate::revoke::crl_pem(ca, &revoked, &number, now, next_update)?;
+            plan.write(&ca_copy, pem.as_bytes(), fsx::PUBLIC, txn::Replace::Allowed);
+            crls.insert(issuer.clone(), pem);
+        }
+        let path = targets[i].0.crl.as_ref().expect("revoked entries have a CRL");
+        plan.write(path, crls[&issuer].as_bytes(), fsx::PUBLIC, txn::Replace::Allowed);
+        outcomes[i].files.push(path.clone());
+    }
+    let mut trust_outcomes = Vec::with_capacity(trusts.len());
+    for (t, v) in trusts.iter().zip(&trust_verdicts) {
+        if v.action != Action::Unchanged {
+            plan.write(&t.path, truststore_bytes(t, &root)?, fsx::PUBLIC, txn::Replace::Allowed);
+        }
+        trust_outcomes.push(TruststoreOutcome {
+            path: t.path.clone(),
+            action: v.action,
+            reasons: v.reasons.clone(),
+        });
+    }
+    plan.run()?;
+    Ok(Applied {
+        ca_dir,
+        base,
+        checked_only: false,
+        ca_created,
+        certificates: outcomes,
+        truststores: trust_outcomes,
+        opened,
+    })
+}
+
+/// The files beside a certificate that are judged and written on their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Chain,
+    Ca,
+    Keystore,
+    Truststore,
+    Crl,
+}
+
+/// A certificate with its key: one just signed, or the one on disk.
+#[derive(Clone)]
+pub(crate) struct Leaf {
+    pub der: Vec<u8>,
+    pub pem: String,
+    pub serial: String,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+    /// PKCS#8 DER; None for a certificate on disk whose key was not read.
+    pub key_pkcs8: Option<Zeroizing<Vec<u8>>>,
+    /// The key was the one already in key.pem: that file stays as it is.
+    pub key_kept: bool,
+    /// wrong_ca: the throwaway CA's certificate and where it goes.
+    pub throwaway: Option<(PathBuf, String)>,
+    /// Signed by this CA, so in its record.
+    pub recorded: bool,
+    /// Its chain is the leaf alone (self_signed, wrong_ca), not the CA's.
+    pub alone: bool,
+}
+
+impl Leaf {
+    fn key_pem(&self) -> Vec<u8> {
+        let der = self.key_pkcs8.as_ref().map(|k| k.to_vec()).unwrap_or_default();
+        keys::pem_encode("PRIVATE KEY", der).into_bytes()
+    }
+
+    fn key_pkcs8(&self, files: &OutFiles) -> Result<Zeroizing<Vec<u8>>> {
+        self.key_pkcs8.clone().ok_or_else(|| {
+            Error::bad_file(
+                files.key.as_deref().unwrap_or(Path::new("key.pem")),
+                "the key could not be read",
+            )
+        })
+    }
+
+    /// chain.pem: the leaf, then the intermediates (never the root, RFC 8446 4.4.2).
+    fn chain_pem(&self, ca: &Ca) -> Vec<u8> {
+        self.chain_ders(ca)
+            .into_iter()
+            .map(|c| keys::pem_encode("CERTIFICATE", c.to_vec()))
+            .collect::<String>()
+            .into_bytes()
+    }
+
+    fn chain_ders(&self, ca: &Ca) -> Vec<CertificateDer<'static>> {
+        chain_of(&self.der, self.alone, &ca.chain)
+    }
+
+    /// A keystore's chain: the leaf, the intermediates, the root.
+    fn store_chain(&self, ca: &Ca) -> Vec<CertificateDer<'static>> {
+        let mut chain = self.chain_ders(ca);
+        if !self.alone {
+            chain.push(ca.root_der.clone());
+        }
+        chain
+    }
+}
+
+fn chain_of(
+    leaf: &[u8],
+    alone: bool,
+    intermediates: &[CertificateDer<'static>],
+) -> Vec<CertificateDer<'static>> {
+    let mut chain = vec![CertificateDer::from(leaf.to_vec())];
+    if !alone {
+        chain.extend(intermediates.iter().cloned());
+    }
+    chain
+}
+
+/// What judging one entry found.
+struct Verdict {
+    action: Action,
+    reasons: Vec<String>,
+    /// What must be written again (without a new certificate, or besides it).
+    parts: Vec<Part>,
+    /// key.pem, when it belongs to the certificate and is of the wanted type.
+    kept_key: Option<Zeroizing<Vec<u8>>>,
+    /// The certificate on disk, when it stays.
+    current: Option<Leaf>,
+}
+
+impl Verdict {
+    fn outcome(&self, t: &Target) -> CertificateOutcome {
+        CertificateOutcome {
+            out: t.label.clone(),
+            names: t.names.clone(),
+            fault: t.fault,
+            action: self.action,
+            reasons: self.reasons.clone(),
+            files: Vec::new(),
+            serial: self.current.as_ref().map(|c| c.serial.clone()),
+            not_after: self.current.as_ref().map(|c| c.not_after),
+        }
+    }
+}
+
+fn created(t: &Target, reasons: Vec<String>) -> CertificateOutcome {
+    CertificateOutcome {
+        out: t.label.clone(),
+        names: t.names.clone(),
+        fault: t.fault,
+        action: Action::Create,
+        reasons,
+        files: target_paths(t).collect(),
+        serial: None,
+        not_after: None,
+    }
+}
+
+/// Every file an entry declares.
+fn target_paths(t: &Target) -> impl Iterator<Item = PathBuf> + '_ {
+    t.files
+        .all()
+        .map(Path::to_path_buf)
+        .chain(t.crl.clone())
+        .chain(t.throwaway.clone())
+}
+
+/// Judges what is on disk against the manifest.
+struct Judge {
+    now: OffsetDateTime,
+    renew_before: Duration,
+    force: bool,
+}
+
+/// A file at a declared path that minica could not have written: it is
+/// replaced only with --force.
+fn foreign(path: &Path, what: &str) -> Error {
+    Error::Exists {
+        path: path.to_path_buf(),
+        hint: Some(format!(
+            "it is not {what} minica wrote, and `apply` replaces only its own files"
+        )),
+    }
+}
+
+/// The file's bytes, or None when there is none.
+fn read_if_there(path: &Path) -> Result<Option<Vec<u8>>> {
+    match path.symlink_metadata() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("read", path, e)),
+        Ok(_) => fsx::read_nofollow(path, fsx::MAX_INPUT).map(Some),
+    }
+}
+
+impl Judge {
+    fn certificate(&self, t: &Target, signer: &SignerCerts) -> Result<Verdict> {
+        let mut parts = Vec::new();
+        let mut reasons = Vec::new();
+        let Some(bytes) = read_if_there(&t.files.cert)? else {
+            // Nothing to judge, so nothing of it may be there but what --force may replace.
+            if !self.force
+                && let Some(p) = target_paths(t).find(|p| p.symlink_metadata().is_ok())
+            {
+                return Err(foreign(&p, "beside a certificate"));
+            }
+            return Ok(Verdict {
+                action: Action::Create,
+                reasons: vec![format!("{} is not there", t.files.cert.display())],
+                parts: vec![Part::Chain, Part::Ca, Part::Keystore, Part::Truststore, Part::Crl],
+                kept_key: None,
+                current: None,
+            });
+        };
+        let parsed = crate::certs::parse(&t.files.cert, &bytes)
+            .ok()
+            .and_then(|c| c.into_iter().next());
+        let Some(der) = parsed else {
+            if !self.force {
+                return Err(foreign(&t.files.cert, "a certificate"));
+            }
+            return Ok(Verdict {
+                action: Action::Reissue,
+                reasons: vec![format!("{} is not a certificate", t.files.cert.display())],
+                parts: vec![Part::Chain, Part::Ca, Part::Keystore, Part::Truststore, Part::Crl],
+                kept_key: None,
+                current: None,
+            });
+        };
+        let (_, x) = X509Certificate::from_der(&der)
+            .map_err(|_| Error::bad_file(&t.files.cert, "the certificate is corrupt"))?;
+        let mut reissue = Vec::new();
+        let mut renew = Vec::new();
+
+        // The key: kept when it is the certificate's and of the wanted type.
+        let key_path = t.files.key.as_deref().expect("apply always makes keys");
+        let key = match read_if_there(key_path)? {
+            None => {
+                reissue.push(format!("{} is not there", key_path.display()));
+                None
+            }
+            Some(bytes) => match pem_private_key(&bytes) {
+                None if !self.force => return Err(foreign(key_path, "a private key")),
+                None => {
+                    reissue.push(format!("{} is not a private key", key_path.display()));
+                    None
+                }
+                Some(pkcs8) => {
+                    if crate::weak_key::spki_of_pkcs8(&pkcs8).as_deref() != Some(x.public_key().raw)
+                    {
+                        reissue.push(format!(
+                            "{} does not belong to {}",
+                            key_path.display(),
+                            t.files.cert.display()
+                        ));
+                        None
+                    } else {
+                        Some(pkcs8)
+                    }
+                }
+            },
+        };
+        let have = KeyInfo::from_spki(x.public_key());
+        let want = t.key.info();
+        let key_ok = have.algorithm == want.algorithm && have.bits == want.bits;
+        if !key_ok {
+            reissue.push(format!("its key is {have}; the entry wants {want}"));
+        }
+        let kept_key = if key_ok { key } else { None };
+
+        let names = san_names(&x);
+        if !same_set(&names, &t.cert_names) {
+            reissue.push(format!(
+                "it names {}; the entry wants {}",
+                list(&names),
+                list(&t.cert_names)
+            ));
+        }
+        let profile = t.profile.as_ref().expect("profiles are loaded before judging");
+        if let Some(why) = profile_mismatch(&x, profile, &t.profile_name, have.algorithm == "rsa") {
+            reissue.push(why);
+        }
+        if let Some(why) = fixture::issuer_mismatch(t, &x, signer)? {
+            reissue.push(why);
+        }
+        match fixture::validity(t.fault, &x, self.now, self.renew_before) {
+            fixture::Validity::Good => {}
+            fixture::Validity::Renew(why) => renew.push(why),
+            fixture::Validity::Reissue(why) => reissue.push(why),
+        }
+        let alone = matches!(t.fault, Some(Fault::SelfSigned | Fault::WrongCa));
+        let current = Leaf {
+            pem: keys::pem_encode("CERTIFICATE", der.to_vec()),
+            serial: x509::hex(x.raw_serial()),
+            not_before: x.validity().not_before.to_datetime(),
+            not_after: x.validity().not_after.to_datetime(),
+            der: der.to_vec(),
+            key_pkcs8: kept_key.clone(),
+            key_kept: true,
+            throwaway: None,
+            recorded: false,
+            alone,
+        };
+        let intermediates: Vec<CertificateDer<'static>> = match &signer.name {
+            Some(_) => vec![signer.cert.clone()],
+            None => Vec::new(),
+        };
+
+        // The files beside it, each on its own.
+        let chain = chain_of(&der, alone, &intermediates);
+        if certs_in(&t.files.chain)? != Some(chain.clone()) {
+            parts.push(Part::Chain);
+            reasons.push(format!("{} is missing or not its chain", t.files.chain.display()));
+        }
+        if certs_in(&t.files.ca)? != Some(vec![signer.root.clone()]) {
+            parts.push(Part::Ca);
+            reasons.push(format!("{} is missing or not the CA's root", t.files.ca.display()));
+        }
+        if let Some(s) = &t.keystore {
+            let mut store_chain = chain.clone();
+            if !alone {
+                store_chain.push(signer.root.clone());
+            }
+            let alias = s
+                .alias
+                .clone()
+                .unwrap_or_else(|| stores::alias_for(&t.names[0].to_string()));
+            if let Some(why) = self.keystore(s, &alias, &store_chain, kept_key.as_ref().map(|k| k.as_slice()))? {
+                parts.push(Part::Keystore);
+                reasons.push(why);
+            }
+        }
+        if let Some(s) = &t.truststore
+            && let Some(why) = self.trusted(s, &signer.root)?
+        {
+            parts.push(Part::Truststore);
+            reasons.push(why);
+        }
+        if let Some(crl) = &t.crl
+            && let Some(why) = fixture::crl_mismatch(crl, &current.serial, signer, self.now, self.renew_before)?
+        {
+            parts.push(Part::Crl);
+            reasons.push(why);
+        }
+        let action = if !reissue.is_empty() {
+            Action::Reissue
+        } else if !renew.is_empty() {
+            Action::Renew
+        } else if !parts.is_empty() {
+            Action::Rewrite
+        } else {
+            Action::Unchanged
+        };
+        let mut all = reissue;
+        all.extend(renew);
+        all.extend(reasons);
+        Ok(Verdict {
+            action,
+            reasons: all,
+            parts,
+            kept_key,
+            current: Some(current),
+        })
+    }
+
+    /// Why a keystore is out of date, if it is.
+    fn keystore(
+        &self,
+        s: &StoreTarget,
+        alias: &str,
+        chain: &[CertificateDer<'static>],
+        key: Option<&[u8]>,
+    ) -> Result<Option<String>> {
+        let Some(bytes) = read_if_there(&s.path)? else {
+            return Ok(Some(format!("{} is not there", s.path.display())));
+        };
+        let Some(key) = key else {
+            return Ok(Some(format!("{} holds a key that is replaced", s.path.display())));
+        };
+        if let Some(why) = self.store_format(s, &bytes)? {
+            return Ok(Some(why));
+        }
+        if s.format == Format::Pem {
+            let mut want = keys::pem_encode("PRIVATE KEY", key.to_vec());
+            for c in chain {
+                want.push_str(&keys::pem_encode("CERTIFICATE", c.to_vec()));
+            }
+            return Ok((bytes != want.as_bytes())
+                .then(|| format!("{} is not this key and chain", s.path.display())));
+        }
+        let Ok(c) = stores::read(&s.path, &bytes, s.password.as_deref().map(String::as_str)) else {
+            return Ok(Some(format!(
+                "{} does not open with the manifest's password",
+                s.path.display()
+            )));
+        };
+        let right = c.keys.len() == 1
+            && c.trusted.is_empty()
+            && c.keys[0].0.eq_ignore_ascii_case(alias)
+            && c.keys[0].1 == chain
+            && c.key_pkcs8.first().map(|k| k.as_slice()) == Some(key);
+        Ok((!right).then(|| {
+            format!(
+                "{} does not hold exactly this key and chain under the alias {alias}",
+                s.path.display()
+            )
+        }))
+    }
+
+    /// Why a truststore is out of date, if it is.
+    fn trusted(&self, s: &StoreTarget, root: &CertificateDer<'static>) -> Result<Option<String>> {
+        let Some(bytes) = read_if_there(&s.path)? else {
+            return Ok(Some(format!("{} is not there", s.path.display())));
+        };
+        if let Some(why) = self.store_format(s, &bytes)? {
+            return Ok(Some(why));
+        }
+        if s.format == Format::Pem {
+            return Ok((bytes != keys::pem_encode("CERTIFICATE", root.to_vec()).as_bytes())
+                .then(|| format!("{} is not the CA's root alone", s.path.display())));
+        }
+        let Ok(c) = stores::read(&s.path, &bytes, s.password.as_deref().map(String::as_str)) else {
+            return Ok(Some(format!(
+                "{} does not open with the manifest's password",
+                s.path.display()
+            )));
+        };
+        let right = c.keys.is_empty() && c.trusted.len() == 1 && &c.trusted[0].cert == root;
+        Ok((!right).then(|| format!("{} does not trust the CA's root alone", s.path.display())))
+    }
+
+    /// Why a store is in another format than wanted, or an error when it
+    /// is no store at all.
+    fn store_format(&self, s: &StoreTarget, bytes: &[u8]) -> Result<Option<String>> {
+        match Format::detect(bytes) {
+            None if !self.force => Err(foreign(&s.path, "a keystore")),
+            None => Ok(Some(format!("{} is not a keystore", s.path.display()))),
+            Some(f) if f != s.format => Ok(Some(format!(
+                "{} is {}; the manifest wants {}",
+                s.path.display(),
+                f.extension(),
+                s.format.extension()
+            ))),
+            Some(_) => Ok(None),
+        }
+    }
+
+    fn truststore(&self, t: &StoreTarget, root: &CertificateDer<'static>) -> Result<Verdict> {
+        let why = self.trusted(t, root)?;
+        Ok(Verdict {
+            action: match (&why, t.path.symlink_metadata().is_ok()) {
+                (None, _) => Action::Unchanged,
+                (Some(_), false) => Action::Create,
+                (Some(_), true) => Action::Rewrite,
+            },
+            reasons: why.into_iter().collect(),
+            parts: Vec::new(),
+            kept_key: None,
+            current: None,
+        })
+    }
+}
+
+/// The PKCS#8 DER in a PEM "PRIVATE KEY" file.
+fn pem_private_key(bytes: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    let block = pem::parse(bytes).ok()?;
+    (block.tag() == "PRIVATE KEY").then(|| Zeroizing::new(block.contents().to_vec()))
+}
+
+/// The certificates in a PEM file; None when it is missing or holds none.
+fn certs_in(path: &Path) -> Result<Option<Vec<CertificateDer<'static>>>> {
+    Ok(match read_if_there(path)? {
+        None => None,
+        Some(bytes) => crate::certs::parse(path, &bytes).ok(),
+    })
+}
+
+/// The subjectAltNames of a certificate, as minica's names.
+fn san_names(x: &X509Certificate<'_>) -> Vec<Name> {
+    let mut out = Vec::new();
+    for ext in x.extensions() {
+        if let ParsedExtension::SubjectAlternativeName(san) = ext.parsed_extension() {
+            for n in &san.general_names {
+                let name = match n {
+                    GeneralName::DNSName(d) => Some(Name::Dns(d.to_ascii_lowercase())),
+                    GeneralName::IPAddress(b) => x509::ip_from_bytes(b).map(Name::Ip),
+                    GeneralName::RFC822Name(e) => Some(Name::Email(e.to_string())),
+                    GeneralName::URI(u) => Some(Name::Uri(u.to_string())),
+                    _ => None,
+                };
+                out.extend(name);
+            }
+        }
+    }
+    out
+}
+
+fn same_set<T: PartialEq>(a: &[T], b: &[T]) -> bool {
+    a.len() == b.len() && a.iter().all(|x| b.contains(x)) && b.iter().all(|x| a.contains(x))
+}
+
+fn list(names: &[Name]) -> String {
+    let v: Vec<String> = names.iter().map(Name::to_string).collect();
+    crate::text::escape(&v.join(", "))
+}
+
+/// Why the certificate's key usages are not what the profile makes, if so.
+/// The usages themselves are compared, not the profile's name: a profile
+/// edited in place makes its certificates out of date.
+fn profile_mismatch(
+    x: &X509Certificate<'_>,
+    profile: &Profile,
+    profile_name: &str,
+    rsa: bool,
+) -> Option<String> {
+    let mut want_ku = profile.key_usage.clone();
+    if rsa && profile.rsa_key_encipherment && !want_ku.contains(&KeyUsage::KeyEncipherment) {
+        want_ku.push(KeyUsage::KeyEncipherment);
+    }
+    let mut have_ku = Vec::new();
+    let mut have_eku = Vec::new();
+    for ext in x.extensions() {
+        match ext.parsed_extension() {
+            ParsedExtension::KeyUsage(k) => {
+                for (on, ku) in [
+                    (k.digital_signature(), KeyUsage::DigitalSignature),
+                    (k.non_repudiation(), KeyUsage::ContentCommitment),
+                    (k.key_encipherment(), KeyUsage::KeyEncipherment),
+                    (k.data_encipherment(), KeyUsage::DataEncipherment),
+                    (k.key_agreement(), KeyUsage::KeyAgreement),
+                ] {
+                    if on {
+                        have_ku.push(ku);
+                    }
+                }
+            }
+            ParsedExtension::ExtendedKeyUsage(e) => {
+                for (on, eku) in [
+                    (e.server_auth, ExtKeyUsage::ServerAuth),
+                    (e.client_auth, ExtKeyUsage::ClientAuth),
+                    (e.code_signing, ExtKeyUsage::CodeSigning),
+                    (e.email_protection, ExtKeyUsage::EmailProtection),
+                    (e.time_stamping, ExtKeyUsage::TimeStamping),
+                    (e.ocsp_signing, ExtKeyUsage::OcspSigning),
+                ] {
+                    if on {
+                        have_eku.push(eku);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    (!same_set(&have_ku, &want_ku) || !same_set(&have_eku, &profile.extended_key_usage)).then(
+        || format!("its key usages are not those the profile {profile_name} makes now"),
+    )
+}
+
+/// Resolves a store entry: its path (under the base), format and password.
+fn store_target(
+    base: &Path,
+    out: &Path,
+    kind: &str,
+    s: &manifest::StoreSpec,
+    manifest: &Path,
+) -> Result<StoreTarget> {
+    let from_ext = s
+        .path
+        .as_ref()
+        .and_then(|p| p.extension())
+        .and_then(|e| match e.to_str()? {
+            "p12" | "pfx" => Some(Format::P12),
+            "jks" => Some(Format::Jks),
+            "pem" | "crt" => Some(Format::Pem),
+            _ => None,
+        });
+    let format = s.format.or(from_ext).unwrap_or_default();
+    let path = match &s.path {
+        Some(p) => txn::confine(base, p, kind)?,
+        None => out.join(format!("{kind}.{}", format.extension())),
+    };
+    let mut pkcs12 = Pkcs12Options::default();
+    if let Some(p) = s.p12_profile {
+        pkcs12.profile = p;
+    }
+    let needs_password = match format {
+        Format::Pem => false,
+        Format::P12 => pkcs12.profile != stores::P12Profile::Passwordless,
+        Format::Jks => true,
+    };
+    let given = [s.password.is_some(), s.password_file.is_some(), s.password_env.is_some()]
+        .iter()
+        .filter(|g| **g)
+        .count();
+    if given > 1 {
+        return Err(Error::usage(format!(
+            "its {kind} gives more than one of password, password_file and password_env: keep one"
+        )));
+    }
+    let password = if given == 1 {
+        let source = password::Source {
+            file: s
+                .password_file
+                .as_ref()
+                .map(|f| txn::confine(base, f, "password_file"))
+                .transpose()?,
+            env: s.password_env.clone(),
+            stdin: false,
+            value: s.password.clone().map(Zeroizing::new),
+        };
+        Some(source.get(&password::Purpose {
+            what: "store password",
+            default_env: password::STORE_PASSWORD_ENV,
+            confirm: false,
+        })?)
+    } else {
+        None
+    };
+    if needs_password && password.is_none() {
+        return Err(Error::bad_file_fix(
+            manifest,
+            format!("the {kind} {} needs a password", path.display()),
+            "add password_file = \"FILE\" or password_env = \"VAR\" (or password = \"...\" for a throwaway test store)",
+        ));
+    }
+    if format == Format::Pem && password.is_some() {
+        return Err(Error::usage(format!(
+            "a PEM {kind} is not encrypted: drop its password, or make it p12 or jks"
+        )));
+    }
+    Ok(StoreTarget {
+        path,
+        format,
+        password,
+        alias: s.alias.clone(),
+        pkcs12,
+    })
+}
+
+fn truststore_bytes(s: &StoreTarget, root: &CertificateDer<'static>) -> Result<Vec<u8>> {
+    let trusted = [stores::TrustedEntry {
+        alias: s.alias.clone().unwrap_or_else(|| {
+            crate::certs::display_name(root)
+                .map(|n| stores::alias_for(&n))
+                .unwrap_or_else(|| "ca".into())
+        }),
+        cert: root.clone(),
+    }];
+    stores::write_truststore(s.format, &trusted, s.password.as_deref().map(String::as_str), s.pkcs12)
+}
+
+/// Whether this key (PKCS#8) is one rcgen can sign with, or only describe.
+pub(crate) fn key_pair(pkcs8: &[u8]) -> Option<rcgen::KeyPair> {
+    keys::from_pkcs8_der(Path::new("key.pem"), pkcs8).ok()
+}
+
+/// The SubjectPublicKeyInfo a PKCS#8 key certifies, for rcgen.
+pub(crate) fn public_key(pkcs8: &[u8]) -> Result<rcgen::SubjectPublicKeyInfo> {
+    let spki = crate::weak_key::spki_of_pkcs8(pkcs8)
+        .ok_or_else(|| Error::Crypto("the key's public half cannot be read".into()))?;
+    rcgen::SubjectPublicKeyInfo::from_der(&spki)
+        .map_err(|_| Error::Crypto("the key's public half cannot be read".into()))
+}
