@@ -65,7 +65,11 @@ impl Checked {
     /// The same request valid from `not_before` to `not_after` instead:
     /// for `apply`'s negative fixtures, which are wrong in their dates on
     /// purpose and right in everything the check looked at.
-    pub(crate) fn with_window(&self, not_before: OffsetDateTime, not_after: OffsetDateTime) -> Checked {
+    pub(crate) fn with_window(
+        &self,
+        not_before: OffsetDateTime,
+        not_after: OffsetDateTime,
+    ) -> Checked {
         Checked {
             not_before,
             not_after,
@@ -144,7 +148,12 @@ impl LeafSpec {
 
     /// The leaf's parameters, before they are signed by the CA (or, for a
     /// negative fixture, by something else).
-    pub(crate) fn params(&self, ca: &Ca, checked: &Checked, rsa: bool) -> Result<CertificateParams> {
+    pub(crate) fn params(
+        &self,
+        ca: &Ca,
+        checked: &Checked,
+        rsa: bool,
+    ) -> Result<CertificateParams> {
         let mut params = CertificateParams::default();
         params.serial_number = Some(SerialNumber::from_slice(&x509::random_serial()?));
         params.not_before = checked.not_before;

@@ -3,6 +3,7 @@
 //! The library holds all the logic; the `minica` binary (src/main.rs and
 //! src/cli/) only parses arguments, calls one function here, and prints.
 
+pub mod apply;
 pub mod ca;
 pub mod cakey;
 pub mod certs;
@@ -18,7 +19,6 @@ pub mod inspect;
 pub mod issue;
 pub mod issuers;
 pub mod keys;
-pub mod apply;
 pub mod manifest;
 pub mod names;
 pub mod password;

@@ -115,7 +115,10 @@ mod tests {
         let (_, info) = x509_parser::x509::SubjectPublicKeyInfo::from_der(&spki).unwrap();
         let key = crate::policy::KeyInfo::from_spki(&info);
         assert_eq!((key.algorithm.as_str(), key.bits), ("rsa", 1024));
-        assert!(pkcs8.len() > 600, "a PKCS#8 RSA-1024 key is about 630 bytes");
+        assert!(
+            pkcs8.len() > 600,
+            "a PKCS#8 RSA-1024 key is about 630 bytes"
+        );
         assert_eq!(spki_of_pkcs8(&pkcs8), Some(spki));
         assert_eq!(spki_of_pkcs8(b"not a key"), None);
     }

@@ -8,7 +8,7 @@
 //!
 //! | fault           | what is wrong                               | OpenSSL                                   |
 //! |-----------------|---------------------------------------------|-------------------------------------------|
-//! | `expired`       | notAfter a day ago                          | 10 certificate has expired                |
+//! | `expired`       | notAfter a day ago (within the CA's window) | 10 certificate has expired                |
 //! | `not_yet_valid` | notBefore after renew_before + 30 days      | 9 certificate is not yet valid            |
 //! | `wrong_host`    | names `wrong-host.<name>` instead           | 62 hostname mismatch                      |
 //! | `wrong_ca`      | signed by a throwaway CA (throwaway-ca.pem) | 20 unable to get local issuer certificate |
@@ -110,13 +110,28 @@ pub(super) fn sign(
     let lifetime = checked.not_after() - checked.not_before();
     let mut throwaway = None;
     let signed = match t.fault {
+        // Both windows stay inside the CA's, so that the date is the only
+        // thing wrong: a day ago, or just now for a CA made a minute ago.
         Some(Fault::Expired) => {
-            let not_after = now - Duration::days(1);
-            spec.sign(ca, &public, &checked.with_window(not_after - lifetime, not_after))?
+            let not_after = (now - Duration::days(1))
+                .max(ca.not_before + Duration::seconds(30))
+                .min(now - Duration::seconds(1));
+            let not_before = (not_after - lifetime)
+                .max(ca.not_before)
+                .min(not_after - Duration::seconds(1));
+            spec.sign(ca, &public, &checked.with_window(not_before, not_after))?
         }
         Some(Fault::NotYetValid) => {
             let not_before = now + renew_before + NOT_YET_VALID_LEAD;
-            spec.sign(ca, &public, &checked.with_window(not_before, not_before + lifetime))?
+            if not_before >= ca.not_after - Duration::days(1) {
+                return Err(Error::usage(format!(
+                    "{}: a not_yet_valid certificate would start after its CA expires on {}; make renew_before shorter",
+                    t.label.display(),
+                    x509::date(ca.not_after)
+                )));
+            }
+            let not_after = (not_before + lifetime).min(ca.not_after);
+            spec.sign(ca, &public, &checked.with_window(not_before, not_after))?
         }
         Some(Fault::SelfSigned) => {
             let pair = super::key_pair(&pkcs8)
@@ -201,16 +216,11 @@ pub(super) fn issuer_mismatch(
             let path = t.throwaway.as_deref().expect("wrong_ca has a throwaway CA");
             let throwaway = super::certs_in(path)?.and_then(|c| c.into_iter().next());
             let under_throwaway = throwaway.as_ref().is_some_and(|der| {
-                X509Certificate::from_der(der).is_ok_and(|(_, c)| {
-                    c.subject().to_string().contains(THROWAWAY_CN) && by(&c)
-                })
+                X509Certificate::from_der(der)
+                    .is_ok_and(|(_, c)| c.subject().to_string().contains(THROWAWAY_CN) && by(&c))
             });
-            (!under_throwaway || by(&ours)).then(|| {
-                format!(
-                    "it is not signed by the throwaway CA in {}",
-                    path.display()
-                )
-            })
+            (!under_throwaway || by(&ours))
+                .then(|| format!("it is not signed by the throwaway CA in {}", path.display()))
         }
         _ => (!by(&ours)).then(|| match &signer.name {
             Some(n) => format!("it was not signed by the intermediate {n}"),
@@ -243,10 +253,7 @@ pub(super) fn validity(
             x509::date(nb)
         )),
         Some(Fault::NotYetValid) => Validity::Reissue("it is valid already".into()),
-        _ if nb > now => Validity::Reissue(format!(
-            "it is not valid until {}",
-            x509::rfc3339(nb)
-        )),
+        _ if nb > now => Validity::Reissue(format!("it is not valid until {}", x509::rfc3339(nb))),
         _ if na <= now + renew_before => Validity::Renew(format!(
             "it expires on {} ({} days left), within renew_before",
             x509::date(na),
@@ -257,7 +264,11 @@ pub(super) fn validity(
 }
 
 /// How long a fixture's CRL is valid: well past renew_before, within the CA.
-pub(super) fn crl_next_update(ca: &Ca, now: OffsetDateTime, renew_before: Duration) -> OffsetDateTime {
+pub(super) fn crl_next_update(
+    ca: &Ca,
+    now: OffsetDateTime,
+    renew_before: Duration,
+) -> OffsetDateTime {
     let ahead = Ord::max(renew_before.saturating_mul(2), Duration::days(30));
     (now + ahead).min(ca.not_after)
 }
@@ -282,8 +293,7 @@ pub(super) fn crl_mismatch(
     };
     let (_, ours) = X509Certificate::from_der(&signer.cert)
         .map_err(|_| Error::Crypto("the CA certificate is corrupt".into()))?;
-    let Ok((_, crl)) =
-        x509_parser::revocation_list::CertificateRevocationList::from_der(&der)
+    let Ok((_, crl)) = x509_parser::revocation_list::CertificateRevocationList::from_der(&der)
     else {
         return Ok(Some(format!("{} is not a CRL", path.display())));
     };

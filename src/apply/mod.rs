@@ -209,7 +209,9 @@ pub fn apply(unlock: &Unlock, req: Request) -> Result<Applied> {
                 given.display()
             )));
         }
-        (Some(rel), None) => txn::confine(&base, rel, "ca_dir").map_err(|e| at("ca_dir".into(), e))?,
+        (Some(rel), None) => {
+            txn::confine(&base, rel, "ca_dir").map_err(|e| at("ca_dir".into(), e))?
+        }
         (None, Some(given)) => given.clone(),
         (None, None) => ca::default_dir()?,
     };
@@ -262,11 +264,7 @@ pub fn apply(unlock: &Unlock, req: Request) -> Result<Applied> {
         }
         let profile_name = match fault {
             Some(Fault::ClientOnly) => "client".to_string(),
-            _ => e
-                .profile
-                .clone()
-                .or(d.profile.clone())
-                .unwrap_or_default(),
+            _ => e.profile.clone().or(d.profile.clone()).unwrap_or_default(),
         };
         let t = Target {
             cert_names: fixture::cert_names(fault, &names),
@@ -430,7 +428,12 @@ pub fn apply(unlock: &Unlock, req: Request) -> Result<Applied> {
         let mut written = Vec::new();
         let leaf: Leaf = if reissue {
             let leaf = fixture::sign(t, ca, now, renew_before, v.kept_key.as_ref())?;
-            plan.write(&t.files.cert, leaf.pem.as_bytes(), fsx::PUBLIC, txn::Replace::Allowed);
+            plan.write(
+                &t.files.cert,
+                leaf.pem.as_bytes(),
+                fsx::PUBLIC,
+                txn::Replace::Allowed,
+            );
             written.push(t.files.cert.clone());
             if !leaf.key_kept {
                 let key = t.files.key.as_ref().expect("apply always makes keys");
@@ -479,11 +482,21 @@ pub fn apply(unlock: &Unlock, req: Request) -> Result<Applied> {
             parts.extend([Part::Chain, Part::Keystore, Part::Crl]);
         }
         if parts.contains(&Part::Chain) {
-            plan.write(&t.files.chain, leaf.chain_pem(ca), fsx::PUBLIC, txn::Replace::Allowed);
+            plan.write(
+                &t.files.chain,
+                leaf.chain_pem(ca),
+                fsx::PUBLIC,
+                txn::Replace::Allowed,
+            );
             written.push(t.files.chain.clone());
         }
         if parts.contains(&Part::Ca) {
-            plan.write(&t.files.ca, ca.root_pem.as_bytes(), fsx::PUBLIC, txn::Replace::Allowed);
+            plan.write(
+                &t.files.ca,
+                ca.root_pem.as_bytes(),
+                fsx::PUBLIC,
+                txn::Replace::Allowed,
+            );
             written.push(t.files.ca.clone());
         }
         if let Some(s) = &t.keystore
@@ -509,7 +522,12 @@ pub fn apply(unlock: &Unlock, req: Request) -> Result<Applied> {
         if let Some(s) = &t.truststore
             && parts.contains(&Part::Truststore)
         {
-            plan.write(&s.path, truststore_bytes(s, &ca.root_der)?, fsx::PUBLIC, txn::Replace::Allowed);
+            plan.write(
+                &s.path,
+                truststore_bytes(s, &ca.root_der)?,
+                fsx::PUBLIC,
+                txn::Replace::Allowed,
+            );
             written.push(s.path.clone());
         }
         if t.crl.is_some() && parts.contains(&Part::Crl) {
@@ -529,7 +547,12 @@ pub fn apply(unlock: &Unlock, req: Request) -> Result<Applied> {
                 .into_iter()
                 .filter(|r| r.issuer == issuer)
                 .collect();
-            revoked.extend(new_revocations.iter().filter(|r| r.issuer == issuer).cloned());
+            revoked.extend(
+                new_revocations
+                    .iter()
+                    .filter(|r| r.issuer == issuer)
+                    .cloned(),
+            );
             let ca_copy = crate::revoke::crl_path(ca);
             let number = crate::revoke::next_number(&ca_copy, now);
             let next_update = fixture::crl_next_update(ca, now, renew_before);
@@ -537,14 +560,28 @@ pub fn apply(unlock: &Unlock, req: Request) -> Result<Applied> {
             plan.write(&ca_copy, pem.as_bytes(), fsx::PUBLIC, txn::Replace::Allowed);
             crls.insert(issuer.clone(), pem);
         }
-        let path = targets[i].0.crl.as_ref().expect("revoked entries have a CRL");
-        plan.write(path, crls[&issuer].as_bytes(), fsx::PUBLIC, txn::Replace::Allowed);
+        let path = targets[i]
+            .0
+            .crl
+            .as_ref()
+            .expect("revoked entries have a CRL");
+        plan.write(
+            path,
+            crls[&issuer].as_bytes(),
+            fsx::PUBLIC,
+            txn::Replace::Allowed,
+        );
         outcomes[i].files.push(path.clone());
     }
     let mut trust_outcomes = Vec::with_capacity(trusts.len());
     for (t, v) in trusts.iter().zip(&trust_verdicts) {
         if v.action != Action::Unchanged {
-            plan.write(&t.path, truststore_bytes(t, &root)?, fsx::PUBLIC, txn::Replace::Allowed);
+            plan.write(
+                &t.path,
+                truststore_bytes(t, &root)?,
+                fsx::PUBLIC,
+                txn::Replace::Allowed,
+            );
         }
         trust_outcomes.push(TruststoreOutcome {
             path: t.path.clone(),
@@ -596,7 +633,11 @@ pub(crate) struct Leaf {
 
 impl Leaf {
     fn key_pem(&self) -> Vec<u8> {
-        let der = self.key_pkcs8.as_ref().map(|k| k.to_vec()).unwrap_or_default();
+        let der = self
+            .key_pkcs8
+            .as_ref()
+            .map(|k| k.to_vec())
+            .unwrap_or_default();
         keys::pem_encode("PRIVATE KEY", der).into_bytes()
     }
 
@@ -734,7 +775,13 @@ impl Judge {
             return Ok(Verdict {
                 action: Action::Create,
                 reasons: vec![format!("{} is not there", t.files.cert.display())],
-                parts: vec![Part::Chain, Part::Ca, Part::Keystore, Part::Truststore, Part::Crl],
+                parts: vec![
+                    Part::Chain,
+                    Part::Ca,
+                    Part::Keystore,
+                    Part::Truststore,
+                    Part::Crl,
+                ],
                 kept_key: None,
                 current: None,
             });
@@ -749,7 +796,13 @@ impl Judge {
             return Ok(Verdict {
                 action: Action::Reissue,
                 reasons: vec![format!("{} is not a certificate", t.files.cert.display())],
-                parts: vec![Part::Chain, Part::Ca, Part::Keystore, Part::Truststore, Part::Crl],
+                parts: vec![
+                    Part::Chain,
+                    Part::Ca,
+                    Part::Keystore,
+                    Part::Truststore,
+                    Part::Crl,
+                ],
                 kept_key: None,
                 current: None,
             });
@@ -803,7 +856,10 @@ impl Judge {
                 list(&t.cert_names)
             ));
         }
-        let profile = t.profile.as_ref().expect("profiles are loaded before judging");
+        let profile = t
+            .profile
+            .as_ref()
+            .expect("profiles are loaded before judging");
         if let Some(why) = profile_mismatch(&x, profile, &t.profile_name, have.algorithm == "rsa") {
             reissue.push(why);
         }
@@ -837,11 +893,17 @@ impl Judge {
         let chain = chain_of(&der, alone, &intermediates);
         if certs_in(&t.files.chain)? != Some(chain.clone()) {
             parts.push(Part::Chain);
-            reasons.push(format!("{} is missing or not its chain", t.files.chain.display()));
+            reasons.push(format!(
+                "{} is missing or not its chain",
+                t.files.chain.display()
+            ));
         }
         if certs_in(&t.files.ca)? != Some(vec![signer.root.clone()]) {
             parts.push(Part::Ca);
-            reasons.push(format!("{} is missing or not the CA's root", t.files.ca.display()));
+            reasons.push(format!(
+                "{} is missing or not the CA's root",
+                t.files.ca.display()
+            ));
         }
         if let Some(s) = &t.keystore {
             let mut store_chain = chain.clone();
@@ -852,7 +914,12 @@ impl Judge {
                 .alias
                 .clone()
                 .unwrap_or_else(|| stores::alias_for(&t.names[0].to_string()));
-            if let Some(why) = self.keystore(s, &alias, &store_chain, kept_key.as_ref().map(|k| k.as_slice()))? {
+            if let Some(why) = self.keystore(
+                s,
+                &alias,
+                &store_chain,
+                kept_key.as_ref().map(|k| k.as_slice()),
+            )? {
                 parts.push(Part::Keystore);
                 reasons.push(why);
             }
@@ -864,7 +931,8 @@ impl Judge {
             reasons.push(why);
         }
         if let Some(crl) = &t.crl
-            && let Some(why) = fixture::crl_mismatch(crl, &current.serial, signer, self.now, self.renew_before)?
+            && let Some(why) =
+                fixture::crl_mismatch(crl, &current.serial, signer, self.now, self.renew_before)?
         {
             parts.push(Part::Crl);
             reasons.push(why);
@@ -902,7 +970,10 @@ impl Judge {
             return Ok(Some(format!("{} is not there", s.path.display())));
         };
         let Some(key) = key else {
-            return Ok(Some(format!("{} holds a key that is replaced", s.path.display())));
+            return Ok(Some(format!(
+                "{} holds a key that is replaced",
+                s.path.display()
+            )));
         };
         if let Some(why) = self.store_format(s, &bytes)? {
             return Ok(Some(why));
@@ -943,8 +1014,10 @@ impl Judge {
             return Ok(Some(why));
         }
         if s.format == Format::Pem {
-            return Ok((bytes != keys::pem_encode("CERTIFICATE", root.to_vec()).as_bytes())
-                .then(|| format!("{} is not the CA's root alone", s.path.display())));
+            return Ok(
+                (bytes != keys::pem_encode("CERTIFICATE", root.to_vec()).as_bytes())
+                    .then(|| format!("{} is not the CA's root alone", s.path.display())),
+            );
         }
         let Ok(c) = stores::read(&s.path, &bytes, s.password.as_deref().map(String::as_str)) else {
             return Ok(Some(format!(
@@ -1078,9 +1151,8 @@ fn profile_mismatch(
             _ => {}
         }
     }
-    (!same_set(&have_ku, &want_ku) || !same_set(&have_eku, &profile.extended_key_usage)).then(
-        || format!("its key usages are not those the profile {profile_name} makes now"),
-    )
+    (!same_set(&have_ku, &want_ku) || !same_set(&have_eku, &profile.extended_key_usage))
+        .then(|| format!("its key usages are not those the profile {profile_name} makes now"))
 }
 
 /// Resolves a store entry: its path (under the base), format and password.
@@ -1115,10 +1187,14 @@ fn store_target(
         Format::P12 => pkcs12.profile != stores::P12Profile::Passwordless,
         Format::Jks => true,
     };
-    let given = [s.password.is_some(), s.password_file.is_some(), s.password_env.is_some()]
-        .iter()
-        .filter(|g| **g)
-        .count();
+    let given = [
+        s.password.is_some(),
+        s.password_file.is_some(),
+        s.password_env.is_some(),
+    ]
+    .iter()
+    .filter(|g| **g)
+    .count();
     if given > 1 {
         return Err(Error::usage(format!(
             "its {kind} gives more than one of password, password_file and password_env: keep one"
@@ -1173,7 +1249,12 @@ fn truststore_bytes(s: &StoreTarget, root: &CertificateDer<'static>) -> Result<V
         }),
         cert: root.clone(),
     }];
-    stores::write_truststore(s.format, &trusted, s.password.as_deref().map(String::as_str), s.pkcs12)
+    stores::write_truststore(
+        s.format,
+        &trusted,
+        s.password.as_deref().map(String::as_str),
+        s.pkcs12,
+    )
 }
 
 /// Whether this key (PKCS#8) is one rcgen can sign with, or only describe.

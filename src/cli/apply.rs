@@ -52,12 +52,11 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<i32> {
         (Action::Rewrite, false) => "rewrote files of",
         (Action::Rewrite, true) => "would rewrite files of",
     };
-    if applied.ca_created {
-        out.text(if applied.checked_only {
-            format!("would create a CA in {}", show_path(&applied.ca_dir))
-        } else {
-            format!("created a CA in {}", show_path(&applied.ca_dir))
-        });
+    if applied.ca_created && applied.checked_only {
+        out.text(format!(
+            "would create a CA in {}",
+            show_path(&applied.ca_dir)
+        ));
     }
     for c in &applied.certificates {
         if c.action == Action::Unchanged {
@@ -76,14 +75,17 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<i32> {
             verb(c.action),
             show_path(&c.out)
         ));
-        for r in &c.reasons {
-            out.text(format!("  {r}"));
+        // What is made needs no reason; what is redone says why.
+        if c.action != Action::Create {
+            for r in &c.reasons {
+                out.text(format!("  {r}"));
+            }
         }
     }
     for t in &applied.truststores {
         if t.action != Action::Unchanged {
             out.text(format!("{} {}", verb(t.action), show_path(&t.path)));
-            for r in &t.reasons {
+            for r in t.reasons.iter().filter(|_| t.action != Action::Create) {
                 out.text(format!("  {r}"));
             }
         }
