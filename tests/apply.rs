@@ -635,3 +635,50 @@ fn the_kafka_example_applies_and_is_then_up_to_date() {
     let second = run();
     assert!(second.contains("Nothing to do"), "{second}");
 }
+
+/// A new CA (init --force) makes every certificate of the old one out of
+/// date: judged by signature, not by names.
+#[test]
+fn a_new_ca_reissues_everything_and_a_path_in_the_ca_is_refused() {
+    let env = Env::new();
+    write(&env, "env/env.toml", ENV);
+    apply(&env, &[]).ok();
+    env.minica(&["init", "--force"]).ok();
+    let r = apply(&env, &["--check"]).fails_with(1);
+    assert!(r.stdout.contains("would re-issue broker"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("not signed by the CA's root"),
+        "{}",
+        r.stdout
+    );
+    apply(&env, &[]).ok();
+    let ca = env.ca_dir().join("ca.pem");
+    openssl(&[
+        "verify",
+        "-CAfile",
+        &ca.to_string_lossy(),
+        &env.s("env/broker/cert.pem"),
+    ])
+    .ok();
+    let trust = std::fs::read(env.file("env/plain/trust.pem")).unwrap();
+    assert_eq!(
+        trust,
+        std::fs::read(&ca).unwrap(),
+        "the truststore is not the new root"
+    );
+
+    // An output inside the CA directory would replace the CA's own files.
+    let ca_dir = env.ca_dir();
+    let inside = format!("[[truststore]]\npath = \"{}/crl.pem\"\n", ca_dir.display());
+    write(&env, "env/env.toml", &inside);
+    std::fs::create_dir_all(env.file("env")).unwrap();
+    let r = std::process::Command::new(BIN)
+        .args(["apply", "env/env.toml", "--base", "/"])
+        .current_dir(env.path())
+        .env("MINICA_CA_DIR", env.ca_dir())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("inside the CA directory"));
+}

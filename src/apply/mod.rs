@@ -309,6 +309,27 @@ pub fn apply(unlock: &Unlock, req: Request) -> Result<Applied> {
         seen.push(t.path.clone());
         trusts.push(t);
     }
+    // The CA's own files are never an environment's: a declared crl.pem or
+    // ca.pem there would replace the CA's.
+    let ca_resolved = txn::resolve_dir(&ca_dir)?;
+    if let Some(p) = seen
+        .iter()
+        .find(|p| txn::resolve(p).is_ok_and(|r| r.starts_with(&ca_resolved)))
+    {
+        return Err(Error::usage(format!(
+            "{} declares {}, inside the CA directory {}: put the environment's files elsewhere",
+            req.manifest.display(),
+            p.display(),
+            ca_dir.display()
+        )));
+    }
+    // Directories where files should be, and two names for one file, are
+    // refused before anything is made.
+    let declared: Vec<(PathBuf, txn::Replace)> = seen
+        .iter()
+        .map(|p| (p.clone(), txn::Replace::Allowed))
+        .collect();
+    txn::check_outputs(&declared)?;
 
     let ca_exists = ca::exists(&ca_dir);
     if req.check && !ca_exists {

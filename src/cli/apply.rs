@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use minica::apply::{self, Action};
 use minica::error::{Result, exit};
+use minica::text::escape;
 use minica::x509;
 
 use super::{Global, Output, show_path};
@@ -73,12 +74,12 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<i32> {
         out.text(format!(
             "{} {}{fault}{until}",
             verb(c.action),
-            show_path(&c.out)
+            escape(&show_path(&c.out))
         ));
         // What is made needs no reason; what is redone says why.
         if c.action != Action::Create {
             for r in &c.reasons {
-                out.text(format!("  {r}"));
+                out.text(format!("  {}", escape(r)));
             }
         }
     }
@@ -86,7 +87,7 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<i32> {
         if t.action != Action::Unchanged {
             out.text(format!("{} {}", verb(t.action), show_path(&t.path)));
             for r in t.reasons.iter().filter(|_| t.action != Action::Create) {
-                out.text(format!("  {r}"));
+                out.text(format!("  {}", escape(r)));
             }
         }
     }
