@@ -33,23 +33,13 @@ path = "plain/trust.pem"
 "#;
 
 fn apply(env: &Env, args: &[&str]) -> Run {
+    apply_with(env, args, &[("APPLY_TEST_PW", Some("client-secret"))])
+}
+
+fn apply_with(env: &Env, args: &[&str], vars: &[(&str, Option<&str>)]) -> Run {
     let mut all = vec!["apply", "env/env.toml"];
     all.extend_from_slice(args);
-    let out = std::process::Command::new(BIN)
-        .args(&all)
-        .current_dir(env.path())
-        .env("MINICA_CA_DIR", env.ca_dir())
-        .env("HOME", env.path())
-        .env("APPLY_TEST_PW", "client-secret")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        what: format!("minica {}", all.join(" ")),
-    }
+    env.minica_with(env.path(), &all, vars)
 }
 
 /// Every file under `dir` with its content, mode and modification time.
@@ -159,15 +149,9 @@ fn what_changed_in_the_manifest_is_redone_and_nothing_else() {
     assert!(env.file("env/broker/truststore.jks").exists());
 
     // A new password for a keystore: the keystore is written again with it.
-    let r = std::process::Command::new(BIN)
-        .args(["apply", "env/env.toml"])
-        .current_dir(env.path())
-        .env("MINICA_CA_DIR", env.ca_dir())
-        .env("APPLY_TEST_PW", "rotated")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&r.stdout);
+    let out = apply_with(&env, &[], &[("APPLY_TEST_PW", Some("rotated"))])
+        .ok()
+        .stdout;
     assert!(
         out.contains("does not open with the manifest's password"),
         "{out}"
@@ -321,15 +305,7 @@ fn a_killed_apply_leaves_the_old_environment_or_the_new() {
             ".old.test"
         };
         write(&env, "env/env.toml", &manifest(suffix));
-        let child = std::process::Command::new(BIN)
-            .args(["apply", "env/env.toml"])
-            .current_dir(env.path())
-            .env("MINICA_CA_DIR", env.ca_dir())
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let child = spawn(&env, &["apply", "env/env.toml"]);
         kill_after(child, 2_000 + rng.next(40_000));
         // Any command on the CA finishes or undoes what was killed.
         env.minica(&["list"]).ok();
@@ -603,21 +579,13 @@ fn the_kafka_example_applies_and_is_then_up_to_date() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/kafka/env.toml");
     std::fs::copy(example, dir.join("env.toml")).unwrap();
     let run = || {
-        let out = std::process::Command::new(BIN)
-            .args(["apply", "kafka/env.toml"])
-            .current_dir(env.path())
-            .env_remove("MINICA_CA_DIR")
-            .env("HOME", env.path())
-            .env("KAFKA_KEYSTORE_PASSWORD", "broker-secret")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        let vars = [
+            ("MINICA_CA_DIR", None),
+            ("KAFKA_KEYSTORE_PASSWORD", Some("broker-secret")),
+        ];
+        env.minica_with(env.path(), &["apply", "kafka/env.toml"], &vars)
+            .ok()
+            .stdout
     };
     let first = run();
     assert!(first.contains("created broker"), "{first}");
@@ -672,13 +640,6 @@ fn a_new_ca_reissues_everything_and_a_path_in_the_ca_is_refused() {
     let inside = format!("[[truststore]]\npath = \"{}/crl.pem\"\n", ca_dir.display());
     write(&env, "env/env.toml", &inside);
     std::fs::create_dir_all(env.file("env")).unwrap();
-    let r = std::process::Command::new(BIN)
-        .args(["apply", "env/env.toml", "--base", "/"])
-        .current_dir(env.path())
-        .env("MINICA_CA_DIR", env.ca_dir())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(r.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&r.stderr).contains("inside the CA directory"));
+    let r = apply(&env, &["--base", "/"]).fails_with(2);
+    assert!(r.stderr.contains("inside the CA directory"), "{}", r.stderr);
 }

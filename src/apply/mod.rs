@@ -719,6 +719,23 @@ struct Verdict {
 }
 
 impl Verdict {
+    /// Every file of the entry made anew.
+    fn everything(action: Action, reason: String) -> Verdict {
+        Verdict {
+            action,
+            reasons: vec![reason],
+            parts: vec![
+                Part::Chain,
+                Part::Ca,
+                Part::Keystore,
+                Part::Truststore,
+                Part::Crl,
+            ],
+            kept_key: None,
+            current: None,
+        }
+    }
+
     fn outcome(&self, t: &Target) -> CertificateOutcome {
         CertificateOutcome {
             out: t.label.clone(),
@@ -793,19 +810,10 @@ impl Judge {
             {
                 return Err(foreign(&p, "beside a certificate"));
             }
-            return Ok(Verdict {
-                action: Action::Create,
-                reasons: vec![format!("{} is not there", t.files.cert.display())],
-                parts: vec![
-                    Part::Chain,
-                    Part::Ca,
-                    Part::Keystore,
-                    Part::Truststore,
-                    Part::Crl,
-                ],
-                kept_key: None,
-                current: None,
-            });
+            return Ok(Verdict::everything(
+                Action::Create,
+                format!("{} is not there", t.files.cert.display()),
+            ));
         };
         let parsed = crate::certs::parse(&t.files.cert, &bytes)
             .ok()
@@ -814,19 +822,10 @@ impl Judge {
             if !self.force {
                 return Err(foreign(&t.files.cert, "a certificate"));
             }
-            return Ok(Verdict {
-                action: Action::Reissue,
-                reasons: vec![format!("{} is not a certificate", t.files.cert.display())],
-                parts: vec![
-                    Part::Chain,
-                    Part::Ca,
-                    Part::Keystore,
-                    Part::Truststore,
-                    Part::Crl,
-                ],
-                kept_key: None,
-                current: None,
-            });
+            return Ok(Verdict::everything(
+                Action::Reissue,
+                format!("{} is not a certificate", t.files.cert.display()),
+            ));
         };
         let (_, x) = X509Certificate::from_der(&der)
             .map_err(|_| Error::bad_file(&t.files.cert, "the certificate is corrupt"))?;

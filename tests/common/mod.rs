@@ -41,15 +41,26 @@ impl Env {
     }
 
     pub fn minica_in(&self, cwd: &Path, args: &[&str]) -> Run {
-        let out = Command::new(BIN)
-            .args(args)
+        self.minica_with(cwd, args, &[])
+    }
+
+    /// [`Env::minica_in`] with environment variables set (`Some`) or
+    /// removed (`None`) on top.
+    pub fn minica_with(&self, cwd: &Path, args: &[&str], vars: &[(&str, Option<&str>)]) -> Run {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
             .current_dir(cwd)
             .env("MINICA_CA_DIR", self.ca_dir())
             .env("HOME", self.path())
             .env_remove("XDG_DATA_HOME")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run minica");
+            .stdin(Stdio::null());
+        for (k, v) in vars {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        let out = cmd.output().expect("run minica");
         Run::from(out, format!("minica {}", args.join(" ")))
     }
 
@@ -72,7 +83,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(out: Output, what: String) -> Run {
+    pub fn from(out: Output, what: String) -> Run {
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
