@@ -340,6 +340,40 @@ pub struct StoreRequest {
     pub pkcs12: stores::Pkcs12Options,
 }
 
+impl StoreRequest {
+    /// The keystore of `entry`, encoded.
+    pub fn keystore(&self, entry: &stores::KeyEntry) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+        stores::write_keystore(
+            self.format,
+            entry,
+            self.password.as_deref().map(String::as_str),
+            self.pkcs12,
+        )
+    }
+
+    /// A truststore of the root alone, under `alias` [default: the root's name].
+    pub fn truststore(
+        &self,
+        root: &CertificateDer<'static>,
+        alias: Option<String>,
+    ) -> Result<Vec<u8>> {
+        let trusted = [stores::TrustedEntry {
+            alias: alias.unwrap_or_else(|| {
+                crate::certs::display_name(root)
+                    .map(|n| stores::alias_for(&n))
+                    .unwrap_or_else(|| "ca".into())
+            }),
+            cert: root.clone(),
+        }];
+        stores::write_truststore(
+            self.format,
+            &trusted,
+            self.password.as_deref().map(String::as_str),
+            self.pkcs12,
+        )
+    }
+}
+
 /// A keystore's one entry: the key, and the chain leaf, intermediates, root
 /// (Java sends what the entry holds, and shows the root as the anchor).
 pub(crate) fn keystore_entry(
@@ -550,28 +584,15 @@ pub fn issue(dir: &Path, unlock: &Unlock, req: Request) -> Result<(Issued, CaOpe
     );
     if let (Some(s), Some(path), Some((_, k))) = (&req.keystore, &files.keystore, &key) {
         let entry = keystore_entry(&ca, &leaf, k, stores::alias_for(&spec.names[0].to_string()));
-        let bytes = stores::write_keystore(
-            s.format,
-            &entry,
-            s.password.as_deref().map(String::as_str),
-            s.pkcs12,
-        )?;
-        plan.write(path, bytes.to_vec(), fsx::PRIVATE, replace);
+        plan.write(path, s.keystore(&entry)?.to_vec(), fsx::PRIVATE, replace);
     }
     if let (Some(s), Some(path)) = (&req.truststore, &files.truststore) {
-        let trusted = [stores::TrustedEntry {
-            alias: crate::certs::display_name(&ca.root_der)
-                .map(|n| stores::alias_for(&n))
-                .unwrap_or_else(|| "ca".into()),
-            cert: ca.root_der.clone(),
-        }];
-        let bytes = stores::write_truststore(
-            s.format,
-            &trusted,
-            s.password.as_deref().map(String::as_str),
-            s.pkcs12,
-        )?;
-        plan.write(path, bytes, fsx::PUBLIC, replace);
+        plan.write(
+            path,
+            s.truststore(&ca.root_der, None)?,
+            fsx::PUBLIC,
+            replace,
+        );
     }
     let issued = Issued {
         names: spec.names.clone(),

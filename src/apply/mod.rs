@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::issue::{self, CaOpened, Issued, OutFiles};
 use crate::keys::{self, KeyType};
 use crate::names::Name;
-use crate::password::{self, Secret};
+use crate::password;
 use crate::policy::KeyInfo;
 use crate::profile::{self, ExtKeyUsage, KeyUsage, Profile};
 use crate::stores::{self, Format, Pkcs12Options};
@@ -122,10 +122,8 @@ impl Applied {
 /// A store as the manifest wants it, with its password in hand.
 struct StoreTarget {
     path: PathBuf,
-    format: Format,
-    password: Option<Secret>,
     alias: Option<String>,
-    pkcs12: Pkcs12Options,
+    store: issue::StoreRequest,
 }
 
 /// The key a certificate entry wants.
@@ -449,21 +447,19 @@ pub fn apply(unlock: &Unlock, req: Request) -> Result<Applied> {
         let mut written = Vec::new();
         let leaf: Leaf = if reissue {
             let leaf = fixture::sign(t, ca, now, renew_before, v.kept_key.as_ref())?;
-            plan.write(
+            put(
+                &mut plan,
+                &mut written,
                 &t.files.cert,
                 leaf.pem.as_bytes(),
                 fsx::PUBLIC,
-                txn::Replace::Allowed,
             );
-            written.push(t.files.cert.clone());
             if !leaf.key_kept {
                 let key = t.files.key.as_ref().expect("apply always makes keys");
-                plan.write(key, leaf.key_pem(), fsx::PRIVATE, txn::Replace::Allowed);
-                written.push(key.clone());
+                put(&mut plan, &mut written, key, leaf.key_pem(), fsx::PRIVATE);
             }
             if let Some((path, pem)) = &leaf.throwaway {
-                plan.write(path, pem.as_bytes(), fsx::PUBLIC, txn::Replace::Allowed);
-                written.push(path.clone());
+                put(&mut plan, &mut written, path, pem.as_bytes(), fsx::PUBLIC);
             }
             if leaf.recorded {
                 let issued = Issued {
@@ -503,22 +499,22 @@ pub fn apply(unlock: &Unlock, req: Request) -> Result<Applied> {
             parts.extend([Part::Chain, Part::Keystore, Part::Crl]);
         }
         if parts.contains(&Part::Chain) {
-            plan.write(
+            put(
+                &mut plan,
+                &mut written,
                 &t.files.chain,
                 leaf.chain_pem(ca),
                 fsx::PUBLIC,
-                txn::Replace::Allowed,
             );
-            written.push(t.files.chain.clone());
         }
         if parts.contains(&Part::Ca) {
-            plan.write(
+            put(
+                &mut plan,
+                &mut written,
                 &t.files.ca,
                 ca.root_pem.as_bytes(),
                 fsx::PUBLIC,
-                txn::Replace::Allowed,
             );
-            written.push(t.files.ca.clone());
         }
         if let Some(s) = &t.keystore
             && parts.contains(&Part::Keystore)
@@ -531,25 +527,19 @@ pub fn apply(unlock: &Unlock, req: Request) -> Result<Applied> {
                 key_pkcs8: leaf.key_pkcs8(&t.files)?,
                 chain: leaf.store_chain(ca),
             };
-            let bytes = stores::write_keystore(
-                s.format,
-                &entry,
-                s.password.as_deref().map(String::as_str),
-                s.pkcs12,
-            )?;
-            plan.write(&s.path, bytes.to_vec(), fsx::PRIVATE, txn::Replace::Allowed);
-            written.push(s.path.clone());
+            let bytes = s.store.keystore(&entry)?.to_vec();
+            put(&mut plan, &mut written, &s.path, bytes, fsx::PRIVATE);
         }
         if let Some(s) = &t.truststore
             && parts.contains(&Part::Truststore)
         {
-            plan.write(
+            put(
+                &mut plan,
+                &mut written,
                 &s.path,
                 truststore_bytes(s, &ca.root_der)?,
                 fsx::PUBLIC,
-                txn::Replace::Allowed,
             );
-            written.push(s.path.clone());
         }
         if t.crl.is_some() && parts.contains(&Part::Crl) {
             crl_wanted.push((i, ca.name.clone()));
@@ -620,6 +610,18 @@ pub fn apply(unlock: &Unlock, req: Request) -> Result<Applied> {
         truststores: trust_outcomes,
         opened,
     })
+}
+
+/// Adds a file to the plan and to the list of what an entry wrote.
+fn put(
+    plan: &mut txn::Plan,
+    written: &mut Vec<PathBuf>,
+    path: &Path,
+    bytes: impl Into<Vec<u8>>,
+    mode: u32,
+) {
+    plan.write(path, bytes, mode, txn::Replace::Allowed);
+    written.push(path.to_path_buf());
 }
 
 /// The files beside a certificate that are judged and written on their own.
@@ -770,6 +772,15 @@ fn target_paths(t: &Target) -> impl Iterator<Item = PathBuf> + '_ {
         .map(Path::to_path_buf)
         .chain(t.crl.clone())
         .chain(t.throwaway.clone())
+}
+
+/// A store on disk, as far as it could be read.
+enum Store {
+    /// Missing, of another format, or not opening: why.
+    Wrong(String),
+    /// A PEM store's bytes (compared whole: PEM is written the same every time).
+    Pem(Vec<u8>),
+    Opened(stores::Contents),
 }
 
 /// Judges what is on disk against the manifest.
@@ -978,6 +989,28 @@ impl Judge {
         })
     }
 
+    /// A store read as far as judging it needs: there, in the wanted
+    /// format, opening with the manifest's password.
+    fn open_store(&self, s: &StoreTarget) -> Result<Store> {
+        let Some(bytes) = read_if_there(&s.path)? else {
+            return Ok(Store::Wrong(format!("{} is not there", s.path.display())));
+        };
+        if let Some(why) = self.store_format(s, &bytes)? {
+            return Ok(Store::Wrong(why));
+        }
+        if s.store.format == Format::Pem {
+            return Ok(Store::Pem(bytes));
+        }
+        let password = s.store.password.as_deref().map(String::as_str);
+        Ok(match stores::read(&s.path, &bytes, password) {
+            Ok(c) => Store::Opened(c),
+            Err(_) => Store::Wrong(format!(
+                "{} does not open with the manifest's password",
+                s.path.display()
+            )),
+        })
+    }
+
     /// Why a keystore is out of date, if it is.
     fn keystore(
         &self,
@@ -986,67 +1019,50 @@ impl Judge {
         chain: &[CertificateDer<'static>],
         key: Option<&[u8]>,
     ) -> Result<Option<String>> {
-        let Some(bytes) = read_if_there(&s.path)? else {
-            return Ok(Some(format!("{} is not there", s.path.display())));
-        };
         let Some(key) = key else {
             return Ok(Some(format!(
                 "{} holds a key that is replaced",
                 s.path.display()
             )));
         };
-        if let Some(why) = self.store_format(s, &bytes)? {
-            return Ok(Some(why));
-        }
-        if s.format == Format::Pem {
-            let mut want = keys::pem_encode("PRIVATE KEY", key.to_vec());
-            for c in chain {
-                want.push_str(&keys::pem_encode("CERTIFICATE", c.to_vec()));
+        Ok(match self.open_store(s)? {
+            Store::Wrong(why) => Some(why),
+            Store::Pem(bytes) => {
+                let mut want = keys::pem_encode("PRIVATE KEY", key.to_vec());
+                for c in chain {
+                    want.push_str(&keys::pem_encode("CERTIFICATE", c.to_vec()));
+                }
+                (bytes != want.as_bytes())
+                    .then(|| format!("{} is not this key and chain", s.path.display()))
             }
-            return Ok((bytes != want.as_bytes())
-                .then(|| format!("{} is not this key and chain", s.path.display())));
-        }
-        let Ok(c) = stores::read(&s.path, &bytes, s.password.as_deref().map(String::as_str)) else {
-            return Ok(Some(format!(
-                "{} does not open with the manifest's password",
-                s.path.display()
-            )));
-        };
-        let right = c.keys.len() == 1
-            && c.trusted.is_empty()
-            && c.keys[0].0.eq_ignore_ascii_case(alias)
-            && c.keys[0].1 == chain
-            && c.key_pkcs8.first().map(|k| k.as_slice()) == Some(key);
-        Ok((!right).then(|| {
-            format!(
-                "{} does not hold exactly this key and chain under the alias {alias}",
-                s.path.display()
-            )
-        }))
+            Store::Opened(c) => {
+                let right = c.keys.len() == 1
+                    && c.trusted.is_empty()
+                    && c.keys[0].0.eq_ignore_ascii_case(alias)
+                    && c.keys[0].1 == chain
+                    && c.key_pkcs8.first().map(|k| k.as_slice()) == Some(key);
+                (!right).then(|| {
+                    format!(
+                        "{} does not hold exactly this key and chain under the alias {alias}",
+                        s.path.display()
+                    )
+                })
+            }
+        })
     }
 
     /// Why a truststore is out of date, if it is.
     fn trusted(&self, s: &StoreTarget, root: &CertificateDer<'static>) -> Result<Option<String>> {
-        let Some(bytes) = read_if_there(&s.path)? else {
-            return Ok(Some(format!("{} is not there", s.path.display())));
-        };
-        if let Some(why) = self.store_format(s, &bytes)? {
-            return Ok(Some(why));
-        }
-        if s.format == Format::Pem {
-            return Ok(
-                (bytes != keys::pem_encode("CERTIFICATE", root.to_vec()).as_bytes())
-                    .then(|| format!("{} is not the CA's root alone", s.path.display())),
-            );
-        }
-        let Ok(c) = stores::read(&s.path, &bytes, s.password.as_deref().map(String::as_str)) else {
-            return Ok(Some(format!(
-                "{} does not open with the manifest's password",
-                s.path.display()
-            )));
-        };
-        let right = c.keys.is_empty() && c.trusted.len() == 1 && &c.trusted[0].cert == root;
-        Ok((!right).then(|| format!("{} does not trust the CA's root alone", s.path.display())))
+        Ok(match self.open_store(s)? {
+            Store::Wrong(why) => Some(why),
+            Store::Pem(bytes) => (bytes
+                != keys::pem_encode("CERTIFICATE", root.to_vec()).as_bytes())
+            .then(|| format!("{} is not the CA's root alone", s.path.display())),
+            Store::Opened(c) => {
+                let right = c.keys.is_empty() && c.trusted.len() == 1 && &c.trusted[0].cert == root;
+                (!right).then(|| format!("{} does not trust the CA's root alone", s.path.display()))
+            }
+        })
     }
 
     /// Why a store is in another format than wanted, or an error when it
@@ -1055,11 +1071,11 @@ impl Judge {
         match Format::detect(bytes) {
             None if !self.force => Err(foreign(&s.path, "a keystore")),
             None => Ok(Some(format!("{} is not a keystore", s.path.display()))),
-            Some(f) if f != s.format => Ok(Some(format!(
+            Some(f) if f != s.store.format => Ok(Some(format!(
                 "{} is {}; the manifest wants {}",
                 s.path.display(),
                 f.extension(),
-                s.format.extension()
+                s.store.format.extension()
             ))),
             Some(_) => Ok(None),
         }
@@ -1253,28 +1269,17 @@ fn store_target(
     }
     Ok(StoreTarget {
         path,
-        format,
-        password,
         alias: s.alias.clone(),
-        pkcs12,
+        store: issue::StoreRequest {
+            format,
+            password,
+            pkcs12,
+        },
     })
 }
 
 fn truststore_bytes(s: &StoreTarget, root: &CertificateDer<'static>) -> Result<Vec<u8>> {
-    let trusted = [stores::TrustedEntry {
-        alias: s.alias.clone().unwrap_or_else(|| {
-            crate::certs::display_name(root)
-                .map(|n| stores::alias_for(&n))
-                .unwrap_or_else(|| "ca".into())
-        }),
-        cert: root.clone(),
-    }];
-    stores::write_truststore(
-        s.format,
-        &trusted,
-        s.password.as_deref().map(String::as_str),
-        s.pkcs12,
-    )
+    s.store.truststore(root, s.alias.clone())
 }
 
 /// Whether this key (PKCS#8) is one rcgen can sign with, or only describe.
