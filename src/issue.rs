@@ -431,7 +431,7 @@ pub fn issue(dir: &Path, unlock: &Unlock, req: Request) -> Result<(Issued, CaOpe
             Some(c) => Error::bad_file_fix(
                 &c.path,
                 "the CSR names nothing to certify (no subjectAltName and no CommonName)",
-                "add names with --name",
+                "add names with --san",
             ),
             None => Error::usage("give at least one name (a DNS name, IP address, email or URI)"),
         });
@@ -575,7 +575,7 @@ fn check_csr(ca: &Ca, c: &CsrInput) -> Result<()> {
     Ok(())
 }
 
-/// `issue --csr --ca`: a subordinate CA for someone else's key, named by
+/// `issue --csr --sub-ca`: a subordinate CA for someone else's key, named by
 /// the CSR's subject, with cert.pem, chain.pem (it and the intermediates
 /// above it) and ca.pem written as one transaction.
 fn issue_sub_ca(

@@ -4,7 +4,7 @@
 //! `issue.issuer` names the one that signs leaves by default.
 //!
 //! Also: signing someone else's subordinate CA from a CSR (`issue --csr
-//! --ca`), so that an online CA (Vault, step-ca, Caddy) runs under a
+//! --sub-ca`), so that an online CA (Vault, step-ca, Caddy) runs under a
 //! minica root.
 
 use std::path::{Path, PathBuf};
@@ -349,7 +349,7 @@ fn root_cn(root: &Ca) -> String {
     crate::certs::display_name(&root.root_der).unwrap_or_else(|| "minica".into())
 }
 
-/// What `issue --csr --ca` asks for: a subordinate CA.
+/// What `issue --csr --sub-ca` asks for: a subordinate CA.
 #[derive(Debug, Clone, Default)]
 pub struct SubCaRequest {
     pub path_len: u8,

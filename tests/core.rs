@@ -31,7 +31,7 @@ fn every_key_type_verifies_for_its_purpose_and_name() {
     for kt in KEY_TYPES {
         let env = Env::new();
         env.minica(&["init", "--key-type", kt]).ok();
-        env.minica(&["issue", "--key-type", kt, "server.example", "--out", "srv"])
+        env.minica(&["issue", "--key-type", kt, "server.example", "--out-dir", "srv"])
             .ok();
         env.minica(&[
             "issue",
@@ -39,11 +39,11 @@ fn every_key_type_verifies_for_its_purpose_and_name() {
             kt,
             "--client",
             "alice",
-            "--out",
+            "--out-dir",
             "cli",
         ])
         .ok();
-        env.minica(&["issue", "--key-type", kt, "192.0.2.7", "--out", "ip"])
+        env.minica(&["issue", "--key-type", kt, "192.0.2.7", "--out-dir", "ip"])
             .ok();
         let ca = env.s("srv/ca.pem");
 
@@ -128,7 +128,7 @@ fn every_key_type_verifies_for_its_purpose_and_name() {
 #[test]
 fn root_and_leaf_carry_the_right_extensions() {
     let env = Env::new();
-    env.minica(&["init", "--name", "Test Root", "--org", "Acme Dev"])
+    env.minica(&["init", "--cn", "Test Root", "--org", "Acme Dev"])
         .ok();
     env.minica(&[
         "issue",

@@ -497,7 +497,7 @@ fn subordinate_cas_for_other_engines_only_when_policy_allows() {
     ])
     .ok();
     let before = snapshot(env.path());
-    env.minica(&["issue", "--csr", "sub.csr", "--ca", "--out", "sub"])
+    env.minica(&["issue", "--csr", "sub.csr", "--sub-ca", "--out-dir", "sub"])
         .fails_with(2)
         .one_sentence_naming("sign_sub_ca");
     assert_eq!(before, snapshot(env.path()));
@@ -511,8 +511,8 @@ fn subordinate_cas_for_other_engines_only_when_policy_allows() {
         "issue",
         "--csr",
         "sub.csr",
-        "--ca",
-        "--out",
+        "--sub-ca",
+        "--out-dir",
         "sub",
         "--permit",
         ".other.test",
@@ -522,8 +522,8 @@ fn subordinate_cas_for_other_engines_only_when_policy_allows() {
         "issue",
         "--csr",
         "sub.csr",
-        "--ca",
-        "--out",
+        "--sub-ca",
+        "--out-dir",
         "sub",
         "--permit",
         ".vault.corp.test",
@@ -615,9 +615,9 @@ fn renewal_keeps_names_and_key_and_needs_renewal_says_when() {
         .fails_with(1);
     env.minica(&["needs-renewal", "app.test/cert.pem", "--within", "100d"])
         .ok();
-    env.minica(&["needs-renewal", "app.test/cert.pem", "--at", "0%"])
+    env.minica(&["needs-renewal", "app.test/cert.pem", "--fraction", "0%"])
         .ok();
-    env.minica(&["needs-renewal", "app.test/cert.pem", "--at", "7/3"])
+    env.minica(&["needs-renewal", "app.test/cert.pem", "--fraction", "7/3"])
         .fails_with(2);
 
     env.minica(&["renew", "app.test"]).ok();

@@ -26,7 +26,7 @@ fn completions_are_scripts_the_shells_accept() {
 fn a_man_page_per_command() {
     let env = Env::new();
     let dir = env.file("man");
-    env.minica(&["man", "--out", dir.to_str().unwrap()]).ok();
+    env.minica(&["man", "--out-dir", dir.to_str().unwrap()]).ok();
     for page in [
         "minica.1",
         "minica-issue.1",
@@ -46,9 +46,9 @@ fn a_man_page_per_command() {
             .contains("\\-\\-cert")
     );
     // Pages are not replaced without --force.
-    env.minica(&["man", "--out", dir.to_str().unwrap()])
+    env.minica(&["man", "--out-dir", dir.to_str().unwrap()])
         .fails_with(3);
-    env.minica(&["man", "--out", dir.to_str().unwrap(), "--force"])
+    env.minica(&["man", "--out-dir", dir.to_str().unwrap(), "--force"])
         .ok();
 }
 
@@ -131,12 +131,12 @@ fn a_dash_writes_one_store_to_standard_output() {
     assert!(l.contains("app.test, "), "{l}");
     assert!(!env.file("-").exists() && !env.file("app.test/-").exists());
     for args in [
-        &["issue", "x.test", "--out", "-"][..],
-        &["csr", "x.test", "--out", "-"][..],
-        &["batch", "names.txt", "--out", "-"][..],
+        &["issue", "x.test", "--out-dir", "-"][..],
+        &["csr", "x.test", "--out-dir", "-"][..],
+        &["batch", "names.txt", "--out-dir", "-"][..],
     ] {
         let before = snapshot(env.path());
-        env.minica(args).fails_with(2).one_sentence_naming("--out");
+        env.minica(args).fails_with(2).one_sentence_naming("--out-dir");
         assert_eq!(before, snapshot(env.path()));
     }
 }
@@ -240,18 +240,76 @@ fn the_ca_passphrase_from_a_file_a_variable_or_stdin() {
     assert!(!env.file("d.test").exists());
 }
 
-/// A command's own options come first in its --help, the global ones after
-/// under their own heading.
+/// A command's own options come first in its --help, then the CA options
+/// under their heading, then the global ones under theirs.
 #[test]
 fn help_lists_a_commands_own_options_first() {
     let env = Env::new();
     let h = env.minica(&["issue", "--help"]).ok().stdout;
-    let own = h.find("--keystore").expect("issue's own option");
-    let heading = h
-        .find("Global options:")
-        .expect("a heading for global options");
-    let global = h.find("--ca-password-file").unwrap();
-    assert!(own < heading && heading < global, "{h}");
+    let at = |s: &str| h.find(s).unwrap_or_else(|| panic!("no {s:?} in {h}"));
+    let order = [
+        at("--keystore"),
+        at("CA options:"),
+        at("--ca-password-file"),
+        at("Global options:"),
+        at("--json"),
+    ];
+    assert!(order.is_sorted(), "{h}");
+}
+
+/// Each command offers only the options it uses (issue #17): those that
+/// never open the CA take no --ca-dir, those that never sign take no CA
+/// passphrase, and every help ends with an example.
+#[test]
+fn help_offers_only_what_a_command_uses() {
+    let env = Env::new();
+    let no_ca: &[&[&str]] = &[
+        &["csr"],
+        &["inspect"],
+        &["keystore"],
+        &["needs-renewal"],
+        &["store", "list"],
+        &["store", "export"],
+        &["completions"],
+        &["man"],
+    ];
+    let ca_no_key: &[&[&str]] = &[
+        &["list"],
+        &["truststore"],
+        &["verify"],
+        &["revoke"],
+        &["trust", "status"],
+        &["trust", "export"],
+    ];
+    let signing: &[&[&str]] = &[
+        &["init"],
+        &["issue"],
+        &["batch"],
+        &["renew"],
+        &["crl"],
+        &["ca", "encrypt"],
+        &["ca", "intermediate"],
+        &["export", "vault"],
+    ];
+    let help = |cmd: &[&str]| {
+        let mut args = cmd.to_vec();
+        args.push("--help");
+        env.minica(&args).ok().stdout
+    };
+    for (cmds, ca_dir, passphrase) in [
+        (no_ca, false, false),
+        (ca_no_key, true, false),
+        (signing, true, true),
+    ] {
+        for cmd in cmds {
+            let h = help(cmd);
+            assert_eq!(h.contains("--ca-dir"), ca_dir, "{cmd:?}: {h}");
+            assert_eq!(h.contains("--ca-password-file"), passphrase, "{cmd:?}: {h}");
+            assert!(h.contains("--json"), "{cmd:?}: {h}");
+            let tail = h.trim_end().rsplit("\n\n").next().unwrap();
+            assert!(tail.starts_with("Example"), "{cmd:?} ends without an example: {h}");
+        }
+    }
 }
 
 /// The README's "Using it" block runs top to bottom as written.

@@ -826,7 +826,7 @@ fn inspect_describes_without_secrets() {
         "private key material printed"
     );
     // A CSR.
-    env.minica(&["csr", "c.test", "--out", "c"]).ok();
+    env.minica(&["csr", "c.test", "--out-dir", "c"]).ok();
     let j = env.minica(&["inspect", "c/csr.pem", "--json"]).ok().json();
     assert_eq!(j["csr"]["names"], serde_json::json!(["c.test"]));
     assert_eq!(j["csr"]["signature_valid"], true);

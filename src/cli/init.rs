@@ -8,14 +8,15 @@ use minica::keys::KeyType;
 use minica::{ca, x509};
 use serde_json::json;
 
-use super::{Global, Output, show_path};
+use super::{Output, show_path};
 
 /// Create a root CA: a key, a self-signed certificate and ca.toml
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  minica init --cn \"Dev Root\" --permit .test --permit 127.0.0.0/8\n  minica init --encrypt --ca-password-file pass.txt --key-type ecdsa-p384")]
 pub struct Args {
     /// CommonName of the root (iOS and macOS list roots by it)
-    #[arg(long)]
-    name: Option<String>,
+    #[arg(long, value_name = "NAME")]
+    cn: Option<String>,
     /// Organization of the root
     #[arg(long)]
     org: Option<String>,
@@ -49,16 +50,18 @@ pub struct Args {
     /// Replace an existing CA (its files are kept in a replaced-* folder)
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    ca: super::SignerArgs,
 }
 
-pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
-    let dir = global.ca_dir()?;
+pub fn run(args: Args, out: &Output) -> Result<()> {
+    let dir = args.ca.dir()?;
     let mut cfg = match &args.config {
         Some(path) => CaConfig::load(path)?,
         None => CaConfig::default(),
     };
-    if args.name.is_some() {
-        cfg.ca.name = args.name;
+    if args.cn.is_some() {
+        cfg.ca.name = args.cn;
     }
     if args.org.is_some() {
         cfg.ca.organization = args.org;
@@ -84,7 +87,7 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
         &dir,
         &cfg,
         args.force,
-        &global.unlock(),
+        &args.ca.unlock(),
         !args.no_intermediate,
     )?;
     let ca = &created.ca;

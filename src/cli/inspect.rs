@@ -10,10 +10,11 @@ use minica::{fsx, x509};
 use serde_json::json;
 
 use super::stores::PasswordArgs;
-use super::{Global, Output};
+use super::Output;
 
 /// Describe a certificate, CSR, key or keystore/truststore
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  minica inspect app.test/cert.pem\n  minica inspect keystore.p12 --password-env STORE_PW --json")]
 pub struct Args {
     /// The file to describe (`-`: standard input)
     file: PathBuf,
@@ -75,7 +76,7 @@ fn cert_text(i: &CertInfo) -> String {
     s
 }
 
-pub fn run(args: Args, _global: &Global, out: &Output) -> Result<()> {
+pub fn run(args: Args, out: &Output) -> Result<()> {
     let bytes = fsx::read_input(&args.file)?;
     let now = x509::now();
     let password = || args.password.get_to_open();
