@@ -269,9 +269,15 @@ pub struct Issued {
     pub names: Vec<Name>,
     pub profile: String,
     /// Type of the key minica made; None for a CSR's key.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip)]
     pub key_type: Option<KeyType>,
-    /// The certified key, described: "ecdsa-p256", "RSA-2048"...
+    /// The certified key, described: "ecdsa-p256", "RSA-2048"...; in
+    /// `--json` as `key_type` ("rsa-2048"), the one key field (issue #17
+    /// found both `key` and `key_type`).
+    #[serde(
+        rename = "key_type",
+        serialize_with = "crate::policy::serialize_type_name"
+    )]
     pub key: String,
     pub serial: String,
     #[serde(with = "time::serde::rfc3339")]

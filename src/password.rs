@@ -294,7 +294,10 @@ mod tests {
         };
         let hint = new.how_to_give();
         assert!(hint.contains("--new-password-file"), "{hint}");
-        assert!(!hint.contains(" --password-") && !hint.contains("stdin"), "{hint}");
+        assert!(
+            !hint.contains(" --password-") && !hint.contains("stdin"),
+            "{hint}"
+        );
     }
 
     #[test]

@@ -73,7 +73,14 @@ fn no_key_printed(r: &Run) {
 fn cert_manager_secret_cluster_issuer_and_bundle() {
     let env = ca();
     let r = env
-        .minica(&["export", "cert-manager", "--issuer", "k8s", "--out-dir", "cm"])
+        .minica(&[
+            "export",
+            "cert-manager",
+            "--issuer",
+            "k8s",
+            "--out-dir",
+            "cm",
+        ])
         .ok();
     no_key_printed(&r);
     assert!(r.stdout.contains("kubectl apply -f"), "{}", r.stdout);
@@ -195,7 +202,13 @@ fn step_ca_files_and_ca_json_fields() {
     let env = ca();
     let r = env
         .minica(&[
-            "export", "step-ca", "--issuer", "k8s", "--out-dir", "step", "--json",
+            "export",
+            "step-ca",
+            "--issuer",
+            "k8s",
+            "--out-dir",
+            "step",
+            "--json",
         ])
         .ok();
     no_key_printed(&r);
@@ -328,7 +341,13 @@ fn vault_pem_bundle_and_the_root_only_on_request() {
         .one_sentence_naming("pem_bundle.pem");
     assert_eq!(text(&bundle), "mine\n");
     env.minica(&[
-        "export", "vault", "--issuer", "k8s", "--out-dir", "vault", "--force",
+        "export",
+        "vault",
+        "--issuer",
+        "k8s",
+        "--out-dir",
+        "vault",
+        "--force",
     ])
     .ok();
     assert_eq!(blocks(&text(&bundle)).len(), 3);

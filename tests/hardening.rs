@@ -24,7 +24,12 @@ fn thirty_two_parallel_issues() {
         .map(|i| {
             spawn(
                 &env,
-                &["issue", &format!("n{i}.test"), "--out-dir", &format!("o{i}")],
+                &[
+                    "issue",
+                    &format!("n{i}.test"),
+                    "--out-dir",
+                    &format!("o{i}"),
+                ],
             )
         })
         .collect();
@@ -126,7 +131,12 @@ fn killed_issues_never_leave_partial_files_or_lose_records() {
     for i in 0..60 {
         let child = spawn(
             &env,
-            &["issue", &format!("k{i}.test"), "--out-dir", &format!("k{i}")],
+            &[
+                "issue",
+                &format!("k{i}.test"),
+                "--out-dir",
+                &format!("k{i}"),
+            ],
         );
         kill_after(child, rng.next(6000));
         // The CA loads after every kill.
@@ -139,10 +149,10 @@ fn killed_issues_never_leave_partial_files_or_lose_records() {
     for e in entries {
         let cert = Path::new(e["cert"].as_str().unwrap());
         if cert.exists() {
-            assert_eq!(e["file_missing"], false);
+            assert_eq!(e["files_status"]["status"], "present");
             assert_eq!(serial_of(cert), e["serial"].as_str().unwrap());
         } else {
-            assert_eq!(e["file_missing"], true, "{e}");
+            assert_eq!(e["files_status"]["status"], "missing", "{e}");
         }
     }
     // Every certificate on disk is recorded.

@@ -447,7 +447,7 @@ fn revoked_leaves_are_refused_by_openssl_and_minica_with_the_crl() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["names"][0] == "bad.test")
+        .find(|e| e["names"][0]["value"] == "bad.test")
         .unwrap()
         .clone();
     assert_eq!(bad["revoked"]["reason"], "keyCompromise", "{bad}");
@@ -701,7 +701,7 @@ fn renewal_keeps_names_and_key_and_needs_renewal_says_when() {
             .as_array()
             .unwrap()
             .iter()
-            .all(|e| e["names"][0] == "app.test"),
+            .all(|e| e["names"][0]["value"] == "app.test"),
         "{l}"
     );
     let r = env.minica(&["renew", "--expiring", "1d"]).ok();

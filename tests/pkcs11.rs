@@ -143,8 +143,12 @@ fn token_root_signs_everything(key_type: &str, want_alg: &str) {
     );
     assert!(listing.contains("Usage:      sign\n"), "{listing}");
     // A leaf signed by the root through the token.
-    hsm.minica(&env, Some(PIN), &["issue", "localhost", "--out-dir", "leaf"])
-        .ok();
+    hsm.minica(
+        &env,
+        Some(PIN),
+        &["issue", "localhost", "--out-dir", "leaf"],
+    )
+    .ok();
     let cafile = env.s("leaf/ca.pem");
     let v = openssl(&["verify", "-CAfile", &cafile, &env.s("leaf/cert.pem")]).ok();
     assert!(v.stdout.contains(": OK"), "{v:?}");

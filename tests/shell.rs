@@ -26,7 +26,8 @@ fn completions_are_scripts_the_shells_accept() {
 fn a_man_page_per_command() {
     let env = Env::new();
     let dir = env.file("man");
-    env.minica(&["man", "--out-dir", dir.to_str().unwrap()]).ok();
+    env.minica(&["man", "--out-dir", dir.to_str().unwrap()])
+        .ok();
     for page in [
         "minica.1",
         "minica-issue.1",
@@ -136,7 +137,9 @@ fn a_dash_writes_one_store_to_standard_output() {
         &["batch", "names.txt", "--out-dir", "-"][..],
     ] {
         let before = snapshot(env.path());
-        env.minica(args).fails_with(2).one_sentence_naming("--out-dir");
+        env.minica(args)
+            .fails_with(2)
+            .one_sentence_naming("--out-dir");
         assert_eq!(before, snapshot(env.path()));
     }
 }
@@ -307,7 +310,10 @@ fn help_offers_only_what_a_command_uses() {
             assert_eq!(h.contains("--ca-password-file"), passphrase, "{cmd:?}: {h}");
             assert!(h.contains("--json"), "{cmd:?}: {h}");
             let tail = h.trim_end().rsplit("\n\n").next().unwrap();
-            assert!(tail.starts_with("Example"), "{cmd:?} ends without an example: {h}");
+            assert!(
+                tail.starts_with("Example"),
+                "{cmd:?} ends without an example: {h}"
+            );
         }
     }
 }

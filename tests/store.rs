@@ -267,7 +267,7 @@ fn stores_from_openssl_and_nss_are_read() {
             (Some("svc"), Some("key")),
             "{v}"
         );
-        assert_eq!(e[0]["chain"], 2, "{v}");
+        assert_eq!(e[0]["chain_length"], 2, "{v}");
     }
     // NSS: import minica's keystore with pk12util, export it again.
     env.minica(&["keystore", "svc.test", "--password-file", &s.pw])
@@ -326,7 +326,7 @@ fn stores_from_openssl_and_nss_are_read() {
         (Some("svc.test"), Some("key")),
         "{v}"
     );
-    assert_eq!(e[0]["chain"], 2, "{v}");
+    assert_eq!(e[0]["chain_length"], 2, "{v}");
     // `minica keystore DIR` names the entry by the certificate, not the path.
     env.minica(&["issue", "localhost", "--out-dir", "some/dir/localhost"])
         .ok();

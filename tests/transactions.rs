@@ -632,7 +632,7 @@ fn killed_renewals_revocations_crls_and_intermediates_leave_whole_states() {
         );
         let latest = entries
             .iter()
-            .filter(|e| e["names"][0] == "app.test")
+            .filter(|e| e["names"][0]["value"] == "app.test")
             .max_by_key(|e| e["issued_at"].as_str().unwrap().to_string())
             .unwrap();
         assert_eq!(
@@ -655,7 +655,9 @@ fn killed_renewals_revocations_crls_and_intermediates_leave_whole_states() {
                 // Revoked once, or not at all: a re-run settles it.
                 let n = entries
                     .iter()
-                    .filter(|e| e["names"][0] == victim.as_str() && !e["revoked"].is_null())
+                    .filter(|e| {
+                        e["names"][0]["value"] == victim.as_str() && !e["revoked"].is_null()
+                    })
                     .count();
                 assert!(n <= 1, "run {i}: revoked {n} times");
                 let again = env.minica(&["revoke", &victim]);

@@ -12,7 +12,9 @@ use super::{Output, show_path};
 
 /// Issue many certificates: one per line of names, or a TOML manifest of [[certificate]]
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  minica batch hosts.txt --out-dir certs      # one line per certificate: its names\n  minica batch env.toml --out-dir certs --jobs 2")]
+#[command(
+    after_help = "Examples:\n  minica batch hosts.txt --out-dir certs      # one line per certificate: its names\n  minica batch env.toml --out-dir certs --jobs 2"
+)]
 pub struct Args {
     /// A text file (one certificate per line: its names) or a .toml manifest
     file: PathBuf,

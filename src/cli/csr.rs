@@ -12,7 +12,9 @@ use super::{Output, show_path};
 
 /// Make a key and a CSR for some names (the CA signs it with `issue --csr`)
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  minica csr svc.test --out-dir svc             # then, on the CA: minica issue --csr svc/csr.pem")]
+#[command(
+    after_help = "Example:\n  minica csr svc.test --out-dir svc             # then, on the CA: minica issue --csr svc/csr.pem"
+)]
 pub struct Args {
     /// DNS names, *.wildcards, IP addresses, emails or URIs
     #[arg(required = true, value_name = "NAME")]
@@ -34,7 +36,9 @@ pub fn run(args: Args, out: &Output) -> Result<()> {
     for n in names::converted(&args.names) {
         out.note(n);
     }
-    let dir = args.out_dir.unwrap_or_else(|| issue::default_out_dir(&names));
+    let dir = args
+        .out_dir
+        .unwrap_or_else(|| issue::default_out_dir(&names));
     let made = csr::make_to_dir(&names, args.key_type, &dir, args.force)?;
     out.text(format!(
         "Made a key ({}) and a CSR for {}.\n  key  {}\n  csr  {}\nSend the CSR to the CA (`minica issue --csr {}`); the key stays here.",

@@ -18,10 +18,14 @@ pub enum Command {
     )]
     Caddy(CaddyArgs),
     /// cert-manager: a kubernetes.io/tls Secret, a CA ClusterIssuer, a trust-manager Bundle
-    #[command(after_help = "Example:\n  minica export cert-manager --issuer k8s --out-dir k8s --resource-name minica-k8s\n  kubectl apply -f k8s/secret.yaml -f k8s/cluster-issuer.yaml -f k8s/bundle.yaml")]
+    #[command(
+        after_help = "Example:\n  minica export cert-manager --issuer k8s --out-dir k8s --resource-name minica-k8s\n  kubectl apply -f k8s/secret.yaml -f k8s/cluster-issuer.yaml -f k8s/bundle.yaml"
+    )]
     CertManager(CertManagerArgs),
     /// step-ca: certs/, secrets/ and the ca.json fields root, crt, key
-    #[command(after_help = "Example:\n  minica export step-ca --issuer step --out-dir step --steppath /etc/step-ca")]
+    #[command(
+        after_help = "Example:\n  minica export step-ca --issuer step --out-dir step --steppath /etc/step-ca"
+    )]
     StepCa(StepCaArgs),
     /// Vault: the pem_bundle for pki/issuers/import/bundle
     #[command(after_help = "Example:\n  minica export vault --issuer vault --out-dir vault")]

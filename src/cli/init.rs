@@ -12,7 +12,9 @@ use super::{Output, show_path};
 
 /// Create a root CA: a key, a self-signed certificate and ca.toml
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  minica init --cn \"Dev Root\" --permit .test --permit 127.0.0.0/8\n  minica init --encrypt --ca-password-file pass.txt --key-type ecdsa-p384")]
+#[command(
+    after_help = "Examples:\n  minica init --cn \"Dev Root\" --permit .test --permit 127.0.0.0/8\n  minica init --encrypt --ca-password-file pass.txt --key-type ecdsa-p384"
+)]
 pub struct Args {
     /// CommonName of the root (iOS and macOS list roots by it)
     #[arg(long, value_name = "NAME")]
@@ -145,16 +147,17 @@ pub fn run(args: Args, out: &Output) -> Result<()> {
             "Leaves are signed by the intermediate {} ({}), with the same name constraints:\n  Java enforces them only in an intermediate, not in the root it trusts.\n  cert     {}",
             i.name,
             i.subject,
-            show_path(&i.cert)
+            show_path(&i.files.cert)
         ));
     }
     out.json(&json!({
         "intermediate": issuing,
         "ca_dir": dir,
-        "certificate": cert,
-        "key": match &cfg.ca.pkcs11 {
-            Some(uri) => json!(uri),
-            None => json!(dir.join(ca::KEY_FILE)),
+        // Paths under `files`, as `issue` reports them; a token key has
+        // no file, and `pkcs11` names it.
+        "files": {
+            "cert": cert,
+            "key": cfg.ca.pkcs11.is_none().then(|| dir.join(ca::KEY_FILE)),
         },
         "pkcs11": cfg.ca.pkcs11,
         "key_generated": created.key_generated,

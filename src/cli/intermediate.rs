@@ -69,8 +69,8 @@ pub fn run(args: Args, out: &Output) -> Result<()> {
         } else {
             made.permit.join(", ")
         },
-        show_path(&made.cert),
-        show_path(&made.key),
+        show_path(&made.files.cert),
+        show_path(&made.files.key),
         if made.default {
             format!(
                 "Leaves are now signed by {} (ca.toml issue.issuer); the root key is needed only for intermediates and the root's CRL.",

@@ -12,7 +12,9 @@ use super::{Output, show_path};
 
 /// Issue a certificate: a new key and a leaf signed by the CA
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  minica issue localhost 127.0.0.1 ::1        # into ./localhost/\n  minica issue --client alice --keystore --password-env STORE_PW\n  minica issue --csr svc/csr.pem --san svc.internal.test --out-dir svc")]
+#[command(
+    after_help = "Examples:\n  minica issue localhost 127.0.0.1 ::1        # into ./localhost/\n  minica issue --client alice --keystore --password-env STORE_PW\n  minica issue --csr svc/csr.pem --san svc.internal.test --out-dir svc"
+)]
 pub struct Args {
     /// DNS names, *.wildcards, IP addresses, emails or URIs; the first is also the CommonName
     #[arg(required_unless_present = "csr", value_name = "NAME")]

@@ -11,7 +11,9 @@ use super::{Output, show_path};
 
 /// Pack an issued certificate's key and chain into a keystore (PKCS#12, JKS or PEM)
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  minica keystore app.test --format jks --password-env STORE_PW\n  minica keystore --cert c.pem --key k.pem --chain ca.pem --out web.p12 --password-file pw")]
+#[command(
+    after_help = "Examples:\n  minica keystore app.test --format jks --password-env STORE_PW\n  minica keystore --cert c.pem --key k.pem --chain ca.pem --out web.p12 --password-file pw"
+)]
 pub struct Args {
     /// The certificate's name (its directory from `minica issue`), or a directory
     name: Option<String>,

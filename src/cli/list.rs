@@ -119,14 +119,10 @@ pub fn run(args: Args, out: &Output) -> Result<()> {
     }
     out.json(&json!({
         "ca_dir": dir,
-        "certificates": rows.iter().map(|(e, days, status)| {
-            let mut v = serde_json::to_value(e).expect("entries serialize");
-            v["days_left"] = json!(days);
-            v["file_missing"] = json!(matches!(status, FileStatus::Missing { .. }));
-            v["files_status"] = serde_json::to_value(status).expect("statuses serialize");
-            v["revoked"] = json!(revocation(e));
-            v
-        }).collect::<Vec<_>>(),
+        "certificates": rows
+            .iter()
+            .map(|(e, days, status)| e.listed(*days, status, revocation(e)))
+            .collect::<Vec<_>>(),
         "unreadable_lines": bad,
     }));
     Ok(())

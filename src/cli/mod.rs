@@ -22,6 +22,7 @@ mod intermediate;
 mod issue;
 mod keystore;
 mod list;
+mod options;
 mod renew;
 mod revoke;
 mod shell;
@@ -29,7 +30,6 @@ mod store;
 mod stores;
 mod trust;
 mod truststore;
-mod options;
 mod verify;
 
 pub use options::{CaDirArgs, OutputArgs, SignerArgs};
@@ -53,15 +53,24 @@ pub enum Command {
     Init(init::Args),
     Issue(issue::Args),
     Batch(batch::Args),
-    #[command(subcommand, after_help = "Examples:\n  minica ca intermediate daily\n  minica ca encrypt --ca-password-file pass.txt")]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  minica ca intermediate daily\n  minica ca encrypt --ca-password-file pass.txt"
+    )]
     Ca(ca_key::Command),
     List(list::Args),
     Csr(csr::Args),
     Keystore(keystore::Args),
     Truststore(truststore::Args),
-    #[command(subcommand, after_help = "Examples:\n  minica store list truststore.p12 --password-env STORE_PW\n  minica store add truststore.p12 --cert partner-root.pem --password-env STORE_PW")]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  minica store list truststore.p12 --password-env STORE_PW\n  minica store add truststore.p12 --cert partner-root.pem --password-env STORE_PW"
+    )]
     Store(store::Command),
-    #[command(subcommand, after_help = "Examples:\n  minica trust install --store nss\n  minica trust status")]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  minica trust install --store nss\n  minica trust status"
+    )]
     Trust(trust::Command),
     Verify(verify::Args),
     Inspect(inspect::Args),
@@ -69,7 +78,10 @@ pub enum Command {
     NeedsRenewal(renew::NeedsRenewalArgs),
     Revoke(revoke::RevokeArgs),
     Crl(revoke::CrlArgs),
-    #[command(subcommand, after_help = "Examples:\n  minica export caddy acme --out-dir caddy\n  minica export vault --issuer vault --out-dir vault")]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  minica export caddy acme --out-dir caddy\n  minica export vault --issuer vault --out-dir vault"
+    )]
     Export(export::Command),
     Completions(shell::CompletionsArgs),
     Man(shell::ManArgs),
@@ -138,10 +150,13 @@ impl Output {
         }
     }
 
-    /// The JSON result (only with --json; -q does not silence what was asked for).
+    /// The JSON result (only with --json; -q does not silence what was
+    /// asked for), with the schema version every document carries
+    /// (docs/json.md). Every command prints through here.
     pub fn json(&self, value: &serde_json::Value) {
         if self.json {
-            stdout_line(&serde_json::to_string_pretty(value).expect("JSON values serialize"));
+            let doc = minica::json::versioned(value);
+            stdout_line(&serde_json::to_string_pretty(&doc).expect("JSON values serialize"));
         }
     }
 

@@ -93,7 +93,9 @@ pub fn renew(args: RenewArgs, out: &Output) -> Result<()> {
 
 /// Exit 0 when a certificate needs renewal, 1 when it does not (as step's)
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  minica needs-renewal app.test/cert.pem && minica renew app.test\n  minica needs-renewal cert.pem --within 30d")]
+#[command(
+    after_help = "Examples:\n  minica needs-renewal app.test/cert.pem && minica renew app.test\n  minica needs-renewal cert.pem --within 30d"
+)]
 pub struct NeedsRenewalArgs {
     /// A certificate (PEM or DER; the first of a bundle)
     file: PathBuf,

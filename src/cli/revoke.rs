@@ -35,7 +35,11 @@ pub fn revoke(args: RevokeArgs, out: &Output) -> Result<()> {
     out.text(format!(
         "Revoked {} ({}), reason {}. Publish it: `minica crl{}`.",
         r.serial,
-        r.names.join(", "),
+        r.names
+            .iter()
+            .map(|n| n.value.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
         r.reason,
         r.issuer
             .as_ref()
@@ -48,7 +52,9 @@ pub fn revoke(args: RevokeArgs, out: &Output) -> Result<()> {
 
 /// Write a CRL: every certificate the CA revoked, signed by it
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  minica crl --out crl.pem                       # the CRL of the CA that signs leaves\n  minica crl --root --out root.crl")]
+#[command(
+    after_help = "Examples:\n  minica crl --out crl.pem                       # the CRL of the CA that signs leaves\n  minica crl --root --out root.crl"
+)]
 pub struct CrlArgs {
     /// The intermediate whose CRL to write [default: the CA that signs leaves]
     #[arg(long, value_name = "NAME", conflicts_with = "root")]

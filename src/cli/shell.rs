@@ -20,7 +20,9 @@ pub struct CompletionsArgs {
 
 /// Write a man page for minica and each of its commands
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  minica man --out-dir ~/.local/share/man/man1 && man minica-issue")]
+#[command(
+    after_help = "Example:\n  minica man --out-dir ~/.local/share/man/man1 && man minica-issue"
+)]
 pub struct ManArgs {
     /// The directory for minica.1 and minica-COMMAND.1
     #[arg(long, value_name = "DIR")]

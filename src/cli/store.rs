@@ -64,7 +64,9 @@ pub struct AddArgs {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  minica store remove truststore.p12 old-root\n  minica store remove cacerts --expired --password-file pw")]
+#[command(
+    after_help = "Examples:\n  minica store remove truststore.p12 old-root\n  minica store remove cacerts --expired --password-file pw"
+)]
 pub struct RemoveArgs {
     file: PathBuf,
     /// The alias of the entry to remove
@@ -130,7 +132,9 @@ pub struct ConvertArgs {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  minica store passwd keystore.p12 --password-file old --new-password-file new")]
+#[command(
+    after_help = "Example:\n  minica store passwd keystore.p12 --password-file old --new-password-file new"
+)]
 pub struct PasswdArgs {
     file: PathBuf,
     #[command(flatten)]
@@ -140,7 +144,9 @@ pub struct PasswdArgs {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  minica store merge all.p12 a.p12 b.jks --password-env STORE_PW")]
+#[command(
+    after_help = "Example:\n  minica store merge all.p12 a.p12 b.jks --password-env STORE_PW"
+)]
 pub struct MergeArgs {
     output: PathBuf,
     /// The stores to merge (one password for all: --password-*)
@@ -156,7 +162,9 @@ pub struct MergeArgs {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  minica store export app.p12 web --out-dir web --password-file pw   # key.pem, cert.pem, chain.pem")]
+#[command(
+    after_help = "Example:\n  minica store export app.p12 web --out-dir web --password-file pw   # key.pem, cert.pem, chain.pem"
+)]
 pub struct ExportArgs {
     file: PathBuf,
     alias: String,

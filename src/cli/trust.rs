@@ -13,16 +13,24 @@ use super::{Output, show_path};
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Where the root is trusted now: one line per store, and why (exit 1 when not everywhere)
-    #[command(after_help = "Examples:\n  minica trust status\n  minica trust status --store nss --json")]
+    #[command(
+        after_help = "Examples:\n  minica trust status\n  minica trust status --store nss --json"
+    )]
     Status(StoreArgs),
     /// Add the root to the stores (default: every store found); exit 4 if one could not be done
-    #[command(after_help = "Examples:\n  minica trust install --store nss\n  sudo minica trust install --store system --ca-dir ~/.local/share/minica")]
+    #[command(
+        after_help = "Examples:\n  minica trust install --store nss\n  sudo minica trust install --store system --ca-dir ~/.local/share/minica"
+    )]
     Install(StoreArgs),
     /// Remove exactly what install added, nothing else
-    #[command(after_help = "Example:\n  sudo minica trust uninstall --ca-dir ~/.local/share/minica")]
+    #[command(
+        after_help = "Example:\n  sudo minica trust uninstall --ca-dir ~/.local/share/minica"
+    )]
     Uninstall(StoreArgs),
     /// Write the root for devices minica cannot reach (iOS/macOS profile, Android DER)
-    #[command(after_help = "Examples:\n  minica trust export --format mobileconfig     # for iOS and macOS\n  minica trust export --format der --out root.crt  # for Android")]
+    #[command(
+        after_help = "Examples:\n  minica trust export --format mobileconfig     # for iOS and macOS\n  minica trust export --format der --out root.crt  # for Android"
+    )]
     Export(ExportArgs),
 }
 

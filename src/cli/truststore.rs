@@ -11,7 +11,9 @@ use super::{Output, show_path};
 
 /// Write a truststore: the CA's root (and --add certificates) as trusted entries, no keys
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  minica truststore --format jks --password-env STORE_PW\n  minica truststore --format pem --add partner-root.pem --out trust.pem")]
+#[command(
+    after_help = "Examples:\n  minica truststore --format jks --password-env STORE_PW\n  minica truststore --format pem --add partner-root.pem --out trust.pem"
+)]
 pub struct Args {
     /// Another CA certificate file to trust (PEM bundle or DER); repeatable
     #[arg(long, value_name = "FILE")]

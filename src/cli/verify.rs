@@ -15,8 +15,8 @@ use minica::verify::{self, CrlScope, More, Options, Purpose};
 use minica::{ca, certs, crl, fsx, keys, stores, x509};
 use rustls_pki_types::CertificateDer;
 
-use super::stores::PasswordArgs;
 use super::Output;
+use super::stores::PasswordArgs;
 
 /// Check a certificate chain: path to a trusted root, validity, host, purpose, revocation, key
 ///
@@ -26,7 +26,9 @@ use super::Output;
 /// certificates given. Give https://HOST[:PORT] to check what a live server
 /// sends.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  minica verify app.test/chain.pem --host app.test --expires-within 30d\n  minica verify https://app.test:8443 --ca ca.pem")]
+#[command(
+    after_help = "Examples:\n  minica verify app.test/chain.pem --host app.test --expires-within 30d\n  minica verify https://app.test:8443 --ca ca.pem"
+)]
 pub struct Args {
     /// PEM bundle (leaf first), DER certificate, PKCS#12/JKS keystore, `-` for standard input, or https://HOST[:PORT] to fetch
     file: Option<PathBuf>,

@@ -32,7 +32,9 @@ pub struct Listed {
     pub not_after: time::OffsetDateTime,
     /// SHA-256 of the (leaf) certificate, hex.
     pub sha256: String,
-    /// Certificates in a key entry's chain.
+    /// Certificates in a key entry's chain (`chain_length`, as `keystore`
+    /// reports it).
+    #[serde(rename = "chain_length")]
     pub chain: usize,
 }
 
