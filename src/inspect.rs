@@ -293,7 +293,10 @@ pub fn describe_cert(der: &[u8], now: OffsetDateTime) -> Option<CertInfo> {
                 info.path_len = bc.path_len_constraint;
             }
             ParsedExtension::KeyUsage(ku) => {
-                info.key_usage = x509::key_usage_names(ku);
+                info.key_usage = x509::key_usage_names(ku)
+                    .into_iter()
+                    .map(String::from)
+                    .collect();
             }
             ParsedExtension::ExtendedKeyUsage(e) => {
                 info.extended_key_usage = x509::eku_names(e).iter().map(|n| escape(n)).collect()

@@ -153,7 +153,7 @@ pub fn tagged(n: &GeneralName<'_>) -> Tagged {
 /// Key usage bits by their RFC 5280 names, spelled as profiles spell them
 /// (templates/*.toml: digitalSignature, keyEncipherment), not as
 /// x509-parser prints them ("Digital Signature").
-pub fn key_usage_names(ku: &KeyUsage) -> Vec<String> {
+pub fn key_usage_names(ku: &KeyUsage) -> Vec<&'static str> {
     [
         (ku.digital_signature(), "digitalSignature"),
         (ku.non_repudiation(), "contentCommitment"),
@@ -165,9 +165,8 @@ pub fn key_usage_names(ku: &KeyUsage) -> Vec<String> {
         (ku.encipher_only(), "encipherOnly"),
         (ku.decipher_only(), "decipherOnly"),
     ]
-    .iter()
-    .filter(|(on, _)| *on)
-    .map(|(_, n)| n.to_string())
+    .into_iter()
+    .filter_map(|(on, n)| on.then_some(n))
     .collect()
 }
 

@@ -300,10 +300,10 @@ fn a_key_already_in_the_token_is_used() {
         &env,
         None,
         &[
-            "--pkcs11-pin-file",
-            pin_file.to_str().unwrap(),
             "issue",
             "x.test",
+            "--pkcs11-pin-file",
+            pin_file.to_str().unwrap(),
         ],
     )
     .ok();
