@@ -143,12 +143,22 @@ fn print(report: &Report, root: &Root, action: Action, out: &Output) {
         })
         .collect();
     out.json(&json!({
-        "root": { "name": root.cn, "sha256": root.sha256, "unique_name": root.unique_name() },
+        "root": root_json(root),
         "action": key,
         "ok": report.all_ok(),
         "stores": stores,
         "warnings": report.warnings,
     }));
+}
+
+/// The root, as every `trust` command reports it: its fingerprint named
+/// and written as `inspect` and `verify` write certificates'.
+fn root_json(root: &Root) -> serde_json::Value {
+    json!({
+        "name": root.cn,
+        "sha256_fingerprint": minica::inspect::fingerprint(&root.der),
+        "unique_name": root.unique_name(),
+    })
 }
 
 fn run_export(args: ExportArgs, root: &Root, out: &Output) -> Result<i32> {
@@ -171,7 +181,7 @@ fn run_export(args: ExportArgs, root: &Root, out: &Output) -> Result<i32> {
         "file": done.file,
         "format": done.format,
         "instructions": done.instructions,
-        "root": { "name": root.cn, "sha256": root.sha256 },
+        "root": root_json(root),
     }));
     Ok(exit::OK)
 }
