@@ -82,20 +82,20 @@ P
 sh_() { echo "sh -c '$*'"; }
 
 # --- issue one leaf (new key + certificate) --------------------------------
-bench "issue P-256 leaf" minica "$M issue leaf2.test --out out -q"
+bench "issue P-256 leaf" minica "$M issue leaf2.test --out-dir out -q"
 bench "issue P-256 leaf" certtool "$(sh_ "certtool --generate-privkey --key-type ecdsa --outfile out-key.pem 2>/dev/null && certtool --generate-certificate --load-privkey out-key.pem --load-ca-certificate gca.pem --load-ca-privkey gca-key.pem --template tmpl --outfile out.pem 2>/dev/null")"
 bench "issue P-256 leaf" cfssl "$(sh_ "cfssl gencert -ca cfca.pem -ca-key cfca-key.pem csr.json 2>/dev/null | cfssljson -bare out")"
 bench "issue P-256 leaf" mkcert "$(sh_ "mkcert -ecdsa -cert-file out.pem -key-file out-key.pem leaf.test 2>/dev/null")"
 bench "issue P-256 leaf" openssl "openssl req -x509 -CA oca.pem -CAkey oca-key.pem -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout out-key.pem -out out.pem -subj /CN=leaf.test -addext subjectAltName=DNS:leaf.test -days 397"
 
-bench "issue RSA-2048 leaf" minica "$M issue leaf2.test --out out -q --key-type rsa-2048"
+bench "issue RSA-2048 leaf" minica "$M issue leaf2.test --out-dir out -q --key-type rsa-2048"
 bench "issue RSA-2048 leaf" certtool "$(sh_ "certtool --generate-privkey --key-type rsa --bits 2048 --outfile out-key.pem 2>/dev/null && certtool --generate-certificate --load-privkey out-key.pem --load-ca-certificate gca.pem --load-ca-privkey gca-key.pem --template tmpl --outfile out.pem 2>/dev/null")"
 bench "issue RSA-2048 leaf" cfssl "$(sh_ "cfssl gencert -ca cfca.pem -ca-key cfca-key.pem csr-rsa.json 2>/dev/null | cfssljson -bare out")"
 bench "issue RSA-2048 leaf" mkcert "$(sh_ "mkcert -cert-file out.pem -key-file out-key.pem leaf.test 2>/dev/null")"
 bench "issue RSA-2048 leaf" openssl "openssl req -x509 -CA oca.pem -CAkey oca-key.pem -newkey rsa:2048 -nodes -keyout out-key.pem -out out.pem -subj /CN=leaf.test -addext subjectAltName=DNS:leaf.test -days 397"
 
 # --- init (a new root CA) --------------------------------------------------
-bench "init (P-256 root)" minica "$M --ca-dir out init -q"
+bench "init (P-256 root)" minica "$M init --ca-dir out -q"
 bench "init (P-256 root)" certtool "$(sh_ "certtool --generate-privkey --key-type ecdsa --outfile out-key.pem 2>/dev/null && certtool --generate-self-signed --load-privkey out-key.pem --template catmpl --outfile out.pem 2>/dev/null")"
 bench "init (P-256 root)" cfssl "$(sh_ "cfssl genkey -initca ca-csr.json 2>/dev/null | cfssljson -bare out")"
 bench "init (P-256 root)" openssl "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout out-key.pem -out out.pem -subj /CN=root -days 3650 -addext basicConstraints=critical,CA:TRUE"
@@ -114,8 +114,8 @@ bench "verify one chain" certtool "$(sh_ "certtool --verify --load-ca-certificat
 # --- 100 leaves ----------------------------------------------------------------
 seq 1 100 | sed 's/$/.bulk.test/' > names.txt
 H=(hyperfine -N --warmup 1 --runs $(( RUNS / 10 > 3 ? RUNS / 10 : 3 )) --style none)
-bench "100 P-256 leaves" "minica batch" "$M batch names.txt --out out -q"
-bench "100 P-256 leaves" "minica, shell loop" "$(sh_ "for i in \$(seq 1 100); do $M issue l\$i.test --out out/\$i -q; done")"
+bench "100 P-256 leaves" "minica batch" "$M batch names.txt --out-dir out -q"
+bench "100 P-256 leaves" "minica, shell loop" "$(sh_ "for i in \$(seq 1 100); do $M issue l\$i.test --out-dir out/\$i -q; done")"
 bench "100 P-256 leaves" mkcert "$(sh_ "mkdir -p mkout; for i in \$(seq 1 100); do mkcert -ecdsa -cert-file mkout/\$i.pem -key-file mkout/\$i-key.pem l\$i.test 2>/dev/null; done")"
 bench "100 P-256 leaves" openssl "$(sh_ "mkdir -p out; for i in \$(seq 1 100); do openssl req -x509 -CA oca.pem -CAkey oca-key.pem -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout out/\$i-key.pem -out out/\$i.pem -subj /CN=l\$i.test -addext subjectAltName=DNS:l\$i.test -days 397 2>/dev/null; done")"
 

@@ -134,7 +134,7 @@ pub struct PolicySection {
     /// The longest lifetime a leaf may have, in days; unset: up to the CA's expiry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_days: Option<u32>,
-    /// Sign CSRs for subordinate CAs (`issue --csr --ca`), for an online CA
+    /// Sign CSRs for subordinate CAs (`issue --csr --sub-ca`), for an online CA
     /// (Vault, step-ca, Caddy) under this root. Off by default.
     #[serde(default)]
     pub sign_sub_ca: bool,

@@ -173,21 +173,7 @@ fn read_with(path: &Path, bytes: &[u8], cn_as_name: bool) -> Result<Request> {
             }
             ParsedExtension::BasicConstraints(bc) => req.asked_ca |= bc.ca,
             ParsedExtension::KeyUsage(ku) => {
-                for (set, name) in [
-                    (ku.digital_signature(), "digitalSignature"),
-                    (ku.non_repudiation(), "contentCommitment"),
-                    (ku.key_encipherment(), "keyEncipherment"),
-                    (ku.data_encipherment(), "dataEncipherment"),
-                    (ku.key_agreement(), "keyAgreement"),
-                    (ku.key_cert_sign(), "keyCertSign"),
-                    (ku.crl_sign(), "cRLSign"),
-                    (ku.encipher_only(), "encipherOnly"),
-                    (ku.decipher_only(), "decipherOnly"),
-                ] {
-                    if set {
-                        req.asked_key_usage.push(name);
-                    }
-                }
+                req.asked_key_usage.extend(crate::x509::key_usage_names(ku));
             }
             ParsedExtension::ExtendedKeyUsage(eku) => {
                 req.asked_ext_key_usage = crate::x509::eku_names(eku);

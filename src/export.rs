@@ -250,7 +250,7 @@ fn validated(target: &Target) -> Result<Names> {
             // Kubernetes object names are DNS-1123 subdomains, namespaces
             // DNS-1123 labels (kubernetes.io/docs/concepts/overview/working-with-objects/names).
             if let Some(n) = name {
-                check_k8s_name(n, 253, "--name")?;
+                check_k8s_name(n, 253, "--resource-name")?;
                 names.k8s_name = n.clone();
             }
             check_k8s_name(namespace, 63, "--namespace")?;
@@ -714,7 +714,7 @@ mod tests {
 
     #[test]
     fn k8s_names_are_checked() {
-        assert!(check_k8s_name("minica-acme", 253, "--name").is_ok());
+        assert!(check_k8s_name("minica-acme", 253, "--resource-name").is_ok());
         for bad in ["", "Minica", "-a", "a-", "a_b", &"a".repeat(64)] {
             assert!(check_k8s_name(bad, 63, "--namespace").is_err(), "{bad:?}");
         }

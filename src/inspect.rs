@@ -11,6 +11,7 @@ use x509_parser::extensions::ParsedExtension;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::error::{Error, Result};
+use crate::names::Tagged;
 use crate::password::Secret;
 use crate::policy::KeyInfo;
 use crate::stores::{self, Format};
@@ -144,12 +145,18 @@ pub struct CertInfo {
     pub is_ca: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path_len: Option<u32>,
-    pub subject_alt_names: Vec<String>,
+    pub subject_alt_names: Vec<Tagged>,
+    /// RFC 5280 names, spelled as in profiles (digitalSignature, cRLSign).
     pub key_usage: Vec<String>,
+    /// RFC 5280 names, spelled as in profiles (serverAuth, OCSPSigning).
     pub extended_key_usage: Vec<String>,
-    pub name_constraints_permitted: Vec<String>,
-    pub name_constraints_excluded: Vec<String>,
+    pub name_constraints_permitted: Vec<Tagged>,
+    pub name_constraints_excluded: Vec<Tagged>,
+    /// The key for people ("RSA-2048"); `--json` has only `key_type`.
+    #[serde(skip)]
     pub key: String,
+    /// The key's type as `--key-type` spells it (rsa-2048, ecdsa-p256).
+    pub key_type: String,
     pub signature_algorithm: String,
     pub sha256_fingerprint: String,
 }
@@ -265,6 +272,7 @@ pub fn describe_cert(der: &[u8], now: OffsetDateTime) -> Option<CertInfo> {
         name_constraints_permitted: Vec::new(),
         name_constraints_excluded: Vec::new(),
         key: KeyInfo::from_spki(c.public_key()).to_string(),
+        key_type: KeyInfo::from_spki(c.public_key()).type_name(),
         signature_algorithm: signature_name(&c.signature_algorithm.algorithm.to_id_string()),
         sha256_fingerprint: fingerprint(der),
     };
@@ -277,7 +285,7 @@ pub fn describe_cert(der: &[u8], now: OffsetDateTime) -> Option<CertInfo> {
                 info.subject_alt_names = san
                     .general_names
                     .iter()
-                    .map(|g| escape(&x509::general_name(g)))
+                    .map(|g| escaped(x509::tagged(g)))
                     .collect();
             }
             ParsedExtension::BasicConstraints(bc) => {
@@ -285,10 +293,8 @@ pub fn describe_cert(der: &[u8], now: OffsetDateTime) -> Option<CertInfo> {
                 info.path_len = bc.path_len_constraint;
             }
             ParsedExtension::KeyUsage(ku) => {
-                info.key_usage = ku
-                    .to_string()
-                    .split(", ")
-                    .filter(|s| !s.is_empty())
+                info.key_usage = x509::key_usage_names(ku)
+                    .into_iter()
                     .map(String::from)
                     .collect();
             }
@@ -300,13 +306,13 @@ pub fn describe_cert(der: &[u8], now: OffsetDateTime) -> Option<CertInfo> {
                     .permitted_subtrees
                     .iter()
                     .flatten()
-                    .map(|s| escape(&x509::general_name(&s.base)))
+                    .map(|s| escaped(x509::tagged(&s.base)))
                     .collect();
                 info.name_constraints_excluded = nc
                     .excluded_subtrees
                     .iter()
                     .flatten()
-                    .map(|s| escape(&x509::general_name(&s.base)))
+                    .map(|s| escaped(x509::tagged(&s.base)))
                     .collect();
             }
             _ => {}
@@ -318,10 +324,20 @@ pub fn describe_cert(der: &[u8], now: OffsetDateTime) -> Option<CertInfo> {
 #[derive(Debug, Clone, Serialize)]
 pub struct CsrInfo {
     pub subject: String,
-    pub names: Vec<String>,
+    pub names: Vec<Tagged>,
+    /// The key for people ("RSA-2048"); `--json` has only `key_type`.
+    #[serde(skip)]
     pub key: String,
+    /// The key's type as `--key-type` spells it (rsa-2048, ecdsa-p256).
+    pub key_type: String,
     pub signature_valid: bool,
     pub asks_for_ca: bool,
+}
+
+/// A name from outside, made safe for a terminal.
+fn escaped(mut n: Tagged) -> Tagged {
+    n.value = escape(&n.value);
+    n
 }
 
 pub fn describe_csr(path: &Path, der: &[u8]) -> Result<CsrInfo> {
@@ -330,8 +346,9 @@ pub fn describe_csr(path: &Path, der: &[u8]) -> Result<CsrInfo> {
         .map_err(|_| Error::bad_file(path, "is not a valid CSR"))?;
     Ok(CsrInfo {
         subject: escape(&csr.certification_request_info.subject.to_string()),
-        names: req.names.iter().map(|n| escape(&n.to_string())).collect(),
+        names: req.names.iter().map(|n| escaped(n.into())).collect(),
         key: req.key.to_string(),
+        key_type: req.key.type_name(),
         signature_valid: req.signature.is_ok(),
         asks_for_ca: req.asked_ca,
     })

@@ -306,9 +306,15 @@ pub struct Issued {
     pub names: Vec<Name>,
     pub profile: String,
     /// Type of the key minica made; None for a CSR's key.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip)]
     pub key_type: Option<KeyType>,
-    /// The certified key, described: "ecdsa-p256", "RSA-2048"...
+    /// The certified key, described: "ecdsa-p256", "RSA-2048"...; in
+    /// `--json` as `key_type` ("rsa-2048"), the one key field (issue #17
+    /// found both `key` and `key_type`).
+    #[serde(
+        rename = "key_type",
+        serialize_with = "crate::policy::serialize_type_name"
+    )]
     pub key: String,
     pub serial: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -502,7 +508,7 @@ pub fn issue(dir: &Path, unlock: &Unlock, req: Request) -> Result<(Issued, CaOpe
             Some(c) => Error::bad_file_fix(
                 &c.path,
                 "the CSR names nothing to certify (no subjectAltName and no CommonName)",
-                "add names with --name",
+                "add names with --san",
             ),
             None => Error::usage("give at least one name (a DNS name, IP address, email or URI)"),
         });
@@ -633,7 +639,7 @@ fn check_csr(ca: &Ca, c: &CsrInput) -> Result<()> {
     Ok(())
 }
 
-/// `issue --csr --ca`: a subordinate CA for someone else's key, named by
+/// `issue --csr --sub-ca`: a subordinate CA for someone else's key, named by
 /// the CSR's subject, with cert.pem, chain.pem (it and the intermediates
 /// above it) and ca.pem written as one transaction.
 fn issue_sub_ca(

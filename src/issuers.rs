@@ -4,7 +4,7 @@
 //! `issue.issuer` names the one that signs leaves by default.
 //!
 //! Also: signing someone else's subordinate CA from a CSR (`issue --csr
-//! --ca`), so that an online CA (Vault, step-ca, Caddy) runs under a
+//! --sub-ca`), so that an online CA (Vault, step-ca, Caddy) runs under a
 //! minica root.
 
 use std::path::{Path, PathBuf};
@@ -53,10 +53,17 @@ pub struct Intermediate {
     pub not_after: OffsetDateTime,
     pub path_len: u8,
     pub permit: Vec<String>,
-    pub cert: PathBuf,
-    pub key: PathBuf,
+    /// Where it is: `files.cert`, `files.key`, as `issue` reports paths.
+    pub files: CaFiles,
     pub default: bool,
     pub warnings: Vec<String>,
+}
+
+/// A CA's certificate and key files.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// Checks that `wanted` constraints lie within `parent`'s: a verifier
@@ -338,8 +345,10 @@ fn create_under(dir: &Path, root: &Ca, req: IntermediateRequest) -> Result<Inter
             .iter()
             .map(ToString::to_string)
             .collect(),
-        cert: cert_path,
-        key: key_path,
+        files: CaFiles {
+            cert: cert_path,
+            key: key_path,
+        },
         default: req.make_default,
         warnings,
     })
@@ -349,7 +358,7 @@ fn root_cn(root: &Ca) -> String {
     crate::certs::display_name(&root.root_der).unwrap_or_else(|| "minica".into())
 }
 
-/// What `issue --csr --ca` asks for: a subordinate CA.
+/// What `issue --csr --sub-ca` asks for: a subordinate CA.
 #[derive(Debug, Clone, Default)]
 pub struct SubCaRequest {
     pub path_len: u8,

@@ -18,6 +18,7 @@ pub mod fsx;
 pub mod inspect;
 pub mod issue;
 pub mod issuers;
+pub mod json;
 pub mod keys;
 pub mod manifest;
 pub mod names;

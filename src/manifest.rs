@@ -17,7 +17,7 @@ pub struct Entry {
     pub profile: Option<String>,
     pub days: Option<u32>,
     pub key_type: Option<KeyType>,
-    /// Output directory, relative to the batch's --out.
+    /// Output directory, relative to the batch's --out-dir.
     pub out: Option<PathBuf>,
 }
 

@@ -23,14 +23,80 @@ pub const MAX_NAMES: usize = 1000;
 /// and made unique with a hash.
 pub const MAX_DIR_NAME: usize = 120;
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-#[serde(tag = "type", content = "value", rename_all = "lowercase")]
+/// A name minica made or was asked for. It serializes as a [`Tagged`]
+/// name, like every name `--json` prints.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Name {
     /// A DNS name, lower-cased, possibly a `*.` wildcard.
     Dns(String),
     Ip(IpAddr),
     Email(String),
     Uri(String),
+}
+
+/// A name as `--json` prints it everywhere, whatever it was read from (a
+/// [`Name`], a certificate's subjectAltName or name constraints, a CSR, a
+/// record line): `{"type": "dns", "value": "a.test"}`. Issue #17 found
+/// three shapes (this one, plain strings and OpenSSL's "DNS:a.test"); this
+/// is the one. Types: dns, ip (an address, or address/prefix in a name
+/// constraint), email, uri, dirname, registered_id, other.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Tagged {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub value: String,
+}
+
+impl Tagged {
+    pub fn new(kind: &'static str, value: impl Into<String>) -> Tagged {
+        Tagged {
+            kind,
+            value: value.into(),
+        }
+    }
+
+    /// A name kept as text (the record, `revoke`): classified by its form as
+    /// `minica issue` would; text that is no name minica makes is "other".
+    pub fn from_text(s: &str) -> Tagged {
+        match Name::parse(s) {
+            Ok(n) => Tagged::from(&n),
+            Err(_) => Tagged::new("other", s),
+        }
+    }
+}
+
+impl From<&Name> for Tagged {
+    fn from(n: &Name) -> Tagged {
+        let kind = match n {
+            Name::Dns(_) => "dns",
+            Name::Ip(_) => "ip",
+            Name::Email(_) => "email",
+            Name::Uri(_) => "uri",
+        };
+        Tagged::new(kind, n.to_string())
+    }
+}
+
+impl Serialize for Name {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        Tagged::from(self).serialize(s)
+    }
+}
+
+/// For people: OpenSSL's spelling (DNS:a.test, IP:127.0.0.1, email:, URI:).
+impl fmt::Display for Tagged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let prefix = match self.kind {
+            "dns" => "DNS",
+            "ip" => "IP",
+            "email" => "email",
+            "uri" => "URI",
+            "dirname" => "DirName",
+            "registered_id" => "RID",
+            _ => return f.write_str(&self.value),
+        };
+        write!(f, "{prefix}:{}", self.value)
+    }
 }
 
 impl fmt::Display for Name {

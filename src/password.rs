@@ -120,7 +120,8 @@ impl Purpose<'_> {
 
     /// How this secret can be given without a terminal: only flags that the
     /// commands asking for it accept. The CA passphrase is asked for by
-    /// `init`, `issue`, `batch` and `ca`, which take the global
+    /// the commands that sign (`init`, `issue`, `batch`, `ca`, `renew`, `crl`,
+    /// `export`), which each take
     /// `--ca-password-file` and the variable; store passwords come with the
     /// store commands' own `--password-*` flags.
     pub fn how_to_give(&self) -> String {
@@ -132,6 +133,13 @@ impl Purpose<'_> {
         } else if self.default_env == crate::pkcs11::PIN_ENV {
             format!(
                 "use --pkcs11-pin-file FILE (its first line) or set {}",
+                self.default_env
+            )
+        } else if self.flag() == "--new-password" {
+            // `store convert`/`passwd` read the new one from a file or a
+            // variable only: stdin may already carry the old one.
+            format!(
+                "use --new-password-file FILE, --new-password-env VAR, or set {}",
                 self.default_env
             )
         } else {
@@ -273,6 +281,23 @@ mod tests {
         };
         let hint = ca.how_to_give();
         assert!(hint.contains("--ca-password-file") && !hint.contains("--password-stdin"));
+    }
+
+    /// The new store password has no stdin flag, and its hint must not
+    /// send the user to the old password's `--password-file`.
+    #[test]
+    fn new_password_hints_name_real_flags() {
+        let new = Purpose {
+            what: "new store password",
+            default_env: "MINICA_NEW_STORE_PASSWORD",
+            confirm: true,
+        };
+        let hint = new.how_to_give();
+        assert!(hint.contains("--new-password-file"), "{hint}");
+        assert!(
+            !hint.contains(" --password-") && !hint.contains("stdin"),
+            "{hint}"
+        );
     }
 
     #[test]

@@ -34,6 +34,20 @@ pub struct KeyInfo {
     pub rsa_exponent: Option<u64>,
 }
 
+/// A key description (`KeyInfo`'s text, "RSA-2048") as `--json` spells
+/// key types: lower-case, as `--key-type` takes them.
+pub fn type_name(description: &str) -> String {
+    description.to_ascii_lowercase()
+}
+
+/// Serializes a key description as [`type_name`].
+pub fn serialize_type_name<S: serde::Serializer>(
+    description: &str,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&type_name(description))
+}
+
 impl std::fmt::Display for KeyInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.algorithm == "rsa" {
@@ -45,6 +59,12 @@ impl std::fmt::Display for KeyInfo {
 }
 
 impl KeyInfo {
+    /// The type as `--key-type` and `--json` spell it: rsa-2048,
+    /// ecdsa-p256, ed25519 (the text for people says "RSA-2048").
+    pub fn type_name(&self) -> String {
+        type_name(&self.to_string())
+    }
+
     pub fn of_type(k: KeyType) -> KeyInfo {
         let (algorithm, bits) = match k {
             KeyType::EcdsaP256 => ("ecdsa-p256", 256),

@@ -39,6 +39,58 @@ pub struct Entry {
     pub issuer: Option<String>,
 }
 
+/// A record entry as `minica list --json` shows it (docs/json.md): the
+/// record's own fields, names and key type in the shapes every command
+/// uses, and what `list` found out about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listed<'a> {
+    pub serial: &'a str,
+    pub names: Vec<crate::names::Tagged>,
+    pub profile: &'a str,
+    /// As `--key-type` spells it; null for a CSR's key.
+    pub key_type: Option<String>,
+    pub not_before: &'a str,
+    pub not_after: &'a str,
+    pub issued_at: &'a str,
+    pub cert: Option<&'a Path>,
+    pub files: &'a [PathBuf],
+    /// The intermediate that signed it; null: the root.
+    pub issuer: Option<&'a str>,
+    /// Whole days until notAfter (negative once expired).
+    pub days_left: Option<i64>,
+    pub files_status: &'a FileStatus,
+    pub revoked: Option<&'a Revocation>,
+}
+
+impl Entry {
+    pub fn listed<'a>(
+        &'a self,
+        days_left: Option<i64>,
+        files_status: &'a FileStatus,
+        revoked: Option<&'a Revocation>,
+    ) -> Listed<'a> {
+        Listed {
+            serial: &self.serial,
+            names: self
+                .names
+                .iter()
+                .map(|n| crate::names::Tagged::from_text(n))
+                .collect(),
+            profile: &self.profile,
+            key_type: self.key_type.as_deref().map(crate::policy::type_name),
+            not_before: &self.not_before,
+            not_after: &self.not_after,
+            issued_at: &self.issued_at,
+            cert: self.cert.as_deref(),
+            files: &self.files,
+            issuer: self.issuer.as_deref(),
+            days_left,
+            files_status,
+            revoked,
+        }
+    }
+}
+
 pub fn path(ca_dir: &Path) -> PathBuf {
     ca_dir.join(FILE_NAME)
 }

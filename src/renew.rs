@@ -112,7 +112,7 @@ pub fn renew(
     for e in targets {
         if matches!(e.profile.as_str(), "intermediate" | "sub-ca") {
             return Err(Error::usage(format!(
-                "{} is a CA certificate ({}); make a new one with `minica ca intermediate` or `issue --csr --ca`",
+                "{} is a CA certificate ({}); make a new one with `minica ca intermediate` or `issue --csr --sub-ca`",
                 e.serial, e.profile
             )));
         }
@@ -376,7 +376,7 @@ pub fn needs_renewal(
     })
 }
 
-/// Parses `--at`: a fraction "2/3", a percentage "66%", or a decimal "0.66".
+/// Parses `--fraction`: a fraction "2/3", a percentage "66%", or a decimal "0.66".
 pub fn parse_fraction(s: &str) -> Option<f64> {
     let s = s.trim();
     let f = if let Some((a, b)) = s.split_once('/') {

@@ -57,7 +57,7 @@ fn reason_code(name: &str) -> Option<RevocationReason> {
 #[derive(Debug, Clone, Serialize)]
 pub struct Revoked {
     pub serial: String,
-    pub names: Vec<String>,
+    pub names: Vec<crate::names::Tagged>,
     /// The intermediate whose CRL lists it; absent: the root's.
     pub issuer: Option<String>,
     pub reason: String,
@@ -126,7 +126,11 @@ pub fn revoke(dir: &Path, what: &str, reason: &str) -> Result<Revoked> {
         .find(|r| r.serial == entry.serial);
     let out = Revoked {
         serial: entry.serial.clone(),
-        names: entry.names.clone(),
+        names: entry
+            .names
+            .iter()
+            .map(|n| crate::names::Tagged::from_text(n))
+            .collect(),
         issuer: entry.issuer.clone(),
         reason: already
             .as_ref()

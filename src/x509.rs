@@ -5,7 +5,9 @@ use std::net::IpAddr;
 
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
-use x509_parser::extensions::{ExtendedKeyUsage, GeneralName};
+use x509_parser::extensions::{ExtendedKeyUsage, GeneralName, KeyUsage};
+
+use crate::names::Tagged;
 
 use crate::error::{Error, Result};
 
@@ -125,17 +127,47 @@ pub fn ip_range_from_bytes(b: &[u8]) -> Option<(IpAddr, u8)> {
 
 /// A general name as text, in OpenSSL's spelling: DNS:, IP:, email:, URI:.
 pub fn general_name(n: &GeneralName<'_>) -> String {
+    tagged(n).to_string()
+}
+
+/// A general name as `--json` shows names (see [`Tagged`]).
+pub fn tagged(n: &GeneralName<'_>) -> Tagged {
     match n {
-        GeneralName::DNSName(d) => format!("DNS:{d}"),
-        GeneralName::RFC822Name(e) => format!("email:{e}"),
-        GeneralName::URI(u) => format!("URI:{u}"),
-        GeneralName::IPAddress(b) => match (ip_from_bytes(b), ip_range_from_bytes(b)) {
-            (Some(ip), _) => format!("IP:{ip}"),
-            (None, Some((ip, len))) => format!("IP:{ip}/{len}"),
-            (None, None) => "IP:?".into(),
-        },
-        other => format!("{other}"),
+        GeneralName::DNSName(d) => Tagged::new("dns", *d),
+        GeneralName::RFC822Name(e) => Tagged::new("email", *e),
+        GeneralName::URI(u) => Tagged::new("uri", *u),
+        GeneralName::IPAddress(b) => Tagged::new(
+            "ip",
+            match (ip_from_bytes(b), ip_range_from_bytes(b)) {
+                (Some(ip), _) => ip.to_string(),
+                (None, Some((ip, len))) => format!("{ip}/{len}"),
+                (None, None) => "?".into(),
+            },
+        ),
+        GeneralName::DirectoryName(d) => Tagged::new("dirname", d.to_string()),
+        GeneralName::RegisteredID(o) => Tagged::new("registered_id", o.to_id_string()),
+        other => Tagged::new("other", format!("{other}")),
     }
+}
+
+/// Key usage bits by their RFC 5280 names, spelled as profiles spell them
+/// (templates/*.toml: digitalSignature, keyEncipherment), not as
+/// x509-parser prints them ("Digital Signature").
+pub fn key_usage_names(ku: &KeyUsage) -> Vec<&'static str> {
+    [
+        (ku.digital_signature(), "digitalSignature"),
+        (ku.non_repudiation(), "contentCommitment"),
+        (ku.key_encipherment(), "keyEncipherment"),
+        (ku.data_encipherment(), "dataEncipherment"),
+        (ku.key_agreement(), "keyAgreement"),
+        (ku.key_cert_sign(), "keyCertSign"),
+        (ku.crl_sign(), "cRLSign"),
+        (ku.encipher_only(), "encipherOnly"),
+        (ku.decipher_only(), "decipherOnly"),
+    ]
+    .into_iter()
+    .filter_map(|(on, n)| on.then_some(n))
+    .collect()
 }
 
 /// Extended key usages by their RFC 5280 names; others by OID.

@@ -217,7 +217,7 @@ fn caddy_acme_server_under_a_minica_intermediate_serves_certbot_and_lego() {
     }
     // A root whose key is a file.
     let env = Env::new();
-    env.minica(&["init", "--name", "ACME Test Root"]).ok();
+    env.minica(&["init", "--cn", "ACME Test Root"]).ok();
     make_acme_intermediate(&env);
     acme_under(&env, true);
 
@@ -249,7 +249,7 @@ fn caddy_acme_server_under_a_minica_intermediate_serves_certbot_and_lego() {
     };
     with_token(&[
         "init",
-        "--name",
+        "--cn",
         "ACME Offline Root",
         "--pkcs11",
         "pkcs11:token=minica;object=root",
@@ -308,7 +308,7 @@ fn acme_under(env: &Env, root_key_file: bool) {
             "acme",
             "--port",
             &port.to_string(),
-            "--out",
+            "--out-dir",
             out.to_str().unwrap(),
             "--json",
         ])

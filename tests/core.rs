@@ -31,19 +31,26 @@ fn every_key_type_verifies_for_its_purpose_and_name() {
     for kt in KEY_TYPES {
         let env = Env::new();
         env.minica(&["init", "--key-type", kt]).ok();
-        env.minica(&["issue", "--key-type", kt, "server.example", "--out", "srv"])
-            .ok();
+        env.minica(&[
+            "issue",
+            "--key-type",
+            kt,
+            "server.example",
+            "--out-dir",
+            "srv",
+        ])
+        .ok();
         env.minica(&[
             "issue",
             "--key-type",
             kt,
             "--client",
             "alice",
-            "--out",
+            "--out-dir",
             "cli",
         ])
         .ok();
-        env.minica(&["issue", "--key-type", kt, "192.0.2.7", "--out", "ip"])
+        env.minica(&["issue", "--key-type", kt, "192.0.2.7", "--out-dir", "ip"])
             .ok();
         let ca = env.s("srv/ca.pem");
 
@@ -128,7 +135,7 @@ fn every_key_type_verifies_for_its_purpose_and_name() {
 #[test]
 fn root_and_leaf_carry_the_right_extensions() {
     let env = Env::new();
-    env.minica(&["init", "--name", "Test Root", "--org", "Acme Dev"])
+    env.minica(&["init", "--cn", "Test Root", "--org", "Acme Dev"])
         .ok();
     env.minica(&[
         "issue",
@@ -453,7 +460,7 @@ fn list_shows_soonest_expiry_first() {
     let certs = json["certificates"].as_array().unwrap();
     let names: Vec<&str> = certs
         .iter()
-        .map(|c| c["names"][0].as_str().unwrap())
+        .map(|c| c["names"][0]["value"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["soon.test", "middle", "later.test"]);
     let days: Vec<i64> = certs
@@ -467,7 +474,7 @@ fn list_shows_soonest_expiry_first() {
         );
     }
     assert_eq!(certs[1]["profile"], "client");
-    assert_eq!(certs[0]["file_missing"], false);
+    assert_eq!(certs[0]["files_status"]["status"], "present");
     // The serial in the record is the certificate's.
     let serial = openssl(&[
         "x509",
@@ -491,7 +498,7 @@ fn list_shows_soonest_expiry_first() {
     // A certificate whose files are gone is flagged.
     std::fs::remove_dir_all(env.file("soon.test")).unwrap();
     let json = env.minica(&["list", "--json"]).ok().json();
-    assert_eq!(json["certificates"][0]["file_missing"], true);
+    assert_eq!(json["certificates"][0]["files_status"]["status"], "missing");
 }
 
 #[test]

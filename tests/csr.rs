@@ -95,7 +95,7 @@ fn openssl_csrs_of_every_key_type_are_signed_with_exactly_their_names() {
         "email:bob@corp.test",
         &[],
     );
-    env.minica(&["issue", "--csr", &csr, "--client", "--out", "bob"])
+    env.minica(&["issue", "--csr", &csr, "--client", "--out-dir", "bob"])
         .ok();
     openssl(&[
         "verify",
@@ -148,9 +148,9 @@ fn csr_from_common_name_and_extra_names() {
         "issue",
         "--csr",
         &csr,
-        "--name",
+        "--san",
         "alias.test",
-        "--name",
+        "--san",
         "127.0.0.1",
     ])
     .ok();
@@ -343,7 +343,7 @@ fn minica_on_both_ends() {
             "10.9.8.7",
             "--key-type",
             "ecdsa-p384",
-            "--out",
+            "--out-dir",
             "svc",
             "--json",
         ])
@@ -352,7 +352,7 @@ fn minica_on_both_ends() {
     assert_eq!(made["key_type"], "ecdsa-p384");
     assert_eq!(mode(&env.file("svc/key.pem")), 0o600);
     openssl(&["req", "-in", &env.s("svc/csr.pem"), "-noout", "-verify"]).ok();
-    env.minica(&["issue", "--csr", &env.s("svc/csr.pem"), "--out", "svc"])
+    env.minica(&["issue", "--csr", &env.s("svc/csr.pem"), "--out-dir", "svc"])
         .ok();
     openssl(&[
         "verify",
@@ -435,7 +435,7 @@ fn bad_csrs_are_refused_and_nothing_is_written() {
     );
 
     // The good one works, in DER too (then it is removed to start clean).
-    env.minica(&["issue", "--csr", der.to_str().unwrap(), "--out", "ok"])
+    env.minica(&["issue", "--csr", der.to_str().unwrap(), "--out-dir", "ok"])
         .ok();
     std::fs::remove_dir_all(env.file("ok")).unwrap();
 
@@ -459,7 +459,7 @@ fn bad_csrs_are_refused_and_nothing_is_written() {
     for (csr, needle) in cases {
         let before = snapshot(env.path());
         let r = env
-            .minica(&["issue", "--csr", &csr, "--out", "out"])
+            .minica(&["issue", "--csr", &csr, "--out-dir", "out"])
             .fails_with(2);
         r.one_sentence_naming(needle);
         assert_eq!(

@@ -48,7 +48,7 @@ fn pubkey_of_key(pem: &str, env: &Env) -> String {
 /// A root and an intermediate `k8s` limited to .internal.test.
 fn ca() -> Env {
     let env = Env::new();
-    env.minica(&["init", "--name", "Export Root"]).ok();
+    env.minica(&["init", "--cn", "Export Root"]).ok();
     env.minica(&[
         "ca",
         "intermediate",
@@ -73,7 +73,14 @@ fn no_key_printed(r: &Run) {
 fn cert_manager_secret_cluster_issuer_and_bundle() {
     let env = ca();
     let r = env
-        .minica(&["export", "cert-manager", "--issuer", "k8s", "--out", "cm"])
+        .minica(&[
+            "export",
+            "cert-manager",
+            "--issuer",
+            "k8s",
+            "--out-dir",
+            "cm",
+        ])
         .ok();
     no_key_printed(&r);
     assert!(r.stdout.contains("kubectl apply -f"), "{}", r.stdout);
@@ -159,9 +166,9 @@ fn cert_manager_secret_cluster_issuer_and_bundle() {
         "cert-manager",
         "--issuer",
         "k8s",
-        "--out",
+        "--out-dir",
         "cm2",
-        "--name",
+        "--resource-name",
         "lab-ca",
         "--namespace",
         "pki",
@@ -180,7 +187,7 @@ fn cert_manager_secret_cluster_issuer_and_bundle() {
             "cert-manager",
             "--issuer",
             "k8s",
-            "--out",
+            "--out-dir",
             "cm3",
             "--namespace",
             "Bad_NS",
@@ -195,7 +202,13 @@ fn step_ca_files_and_ca_json_fields() {
     let env = ca();
     let r = env
         .minica(&[
-            "export", "step-ca", "--issuer", "k8s", "--out", "step", "--json",
+            "export",
+            "step-ca",
+            "--issuer",
+            "k8s",
+            "--out-dir",
+            "step",
+            "--json",
         ])
         .ok();
     no_key_printed(&r);
@@ -245,7 +258,7 @@ fn step_ca_files_and_ca_json_fields() {
         "step-ca",
         "--issuer",
         "k8s",
-        "--out",
+        "--out-dir",
         "step2",
         "--steppath",
         "/etc/step-ca",
@@ -261,7 +274,7 @@ fn step_ca_files_and_ca_json_fields() {
         "step-ca",
         "--issuer",
         "k8s",
-        "--out",
+        "--out-dir",
         "step3",
         "--steppath",
         "relative",
@@ -299,7 +312,7 @@ fn blocks(s: &str) -> Vec<(String, String)> {
 fn vault_pem_bundle_and_the_root_only_on_request() {
     let env = ca();
     let r = env
-        .minica(&["export", "vault", "--issuer", "k8s", "--out", "vault"])
+        .minica(&["export", "vault", "--issuer", "k8s", "--out-dir", "vault"])
         .ok();
     no_key_printed(&r);
     assert!(
@@ -323,28 +336,34 @@ fn vault_pem_bundle_and_the_root_only_on_request() {
 
     // An existing output is refused (exit 3) and left as it was; --force replaces it.
     std::fs::write(&bundle, "mine\n").unwrap();
-    env.minica(&["export", "vault", "--issuer", "k8s", "--out", "vault"])
+    env.minica(&["export", "vault", "--issuer", "k8s", "--out-dir", "vault"])
         .fails_with(3)
         .one_sentence_naming("pem_bundle.pem");
     assert_eq!(text(&bundle), "mine\n");
     env.minica(&[
-        "export", "vault", "--issuer", "k8s", "--out", "vault", "--force",
+        "export",
+        "vault",
+        "--issuer",
+        "k8s",
+        "--out-dir",
+        "vault",
+        "--force",
     ])
     .ok();
     assert_eq!(blocks(&text(&bundle)).len(), 3);
     assert_eq!(mode(&bundle), 0o600);
 
     // Which CA: an unknown intermediate, or none named, is bad input.
-    env.minica(&["export", "vault", "--issuer", "nope", "--out", "v2"])
+    env.minica(&["export", "vault", "--issuer", "nope", "--out-dir", "v2"])
         .fails_with(2)
         .one_sentence_naming("nope");
-    env.minica(&["export", "vault", "--out", "v2"])
+    env.minica(&["export", "vault", "--out-dir", "v2"])
         .fails_with(2);
     assert!(!env.file("v2").exists());
 
     // The root key only with --root-key, and with a warning.
     let r = env
-        .minica(&["export", "vault", "--root-key", "--out", "vroot"])
+        .minica(&["export", "vault", "--root-key", "--out-dir", "vroot"])
         .ok();
     no_key_printed(&r);
     assert!(
@@ -360,7 +379,7 @@ fn vault_pem_bundle_and_the_root_only_on_request() {
     assert_eq!(mode(&env.file("vroot/pem_bundle.pem")), 0o600);
 
     // Caddy never gets the root: it is given an intermediate by name.
-    let r = env.minica(&["export", "caddy", "--out", "c"]);
+    let r = env.minica(&["export", "caddy", "--out-dir", "c"]);
     assert_eq!(r.code, 2, "{r:?}");
     assert!(!env.file("c").exists());
 }
@@ -388,9 +407,9 @@ fn exporting_an_intermediate_leaves_an_encrypted_root_key_unread() {
     with_pass(&["init", "--encrypt"]);
     with_pass(&["ca", "intermediate", "edge", "--no-default"]);
     // No passphrase here (and no terminal to ask one on).
-    env.minica(&["export", "step-ca", "--issuer", "edge", "--out", "s"])
+    env.minica(&["export", "step-ca", "--issuer", "edge", "--out-dir", "s"])
         .ok();
-    env.minica(&["export", "vault", "--root-key", "--out", "v"])
+    env.minica(&["export", "vault", "--root-key", "--out-dir", "v"])
         .fails_with(2);
     assert!(!env.file("v").exists());
 }

@@ -24,7 +24,12 @@ fn thirty_two_parallel_issues() {
         .map(|i| {
             spawn(
                 &env,
-                &["issue", &format!("n{i}.test"), "--out", &format!("o{i}")],
+                &[
+                    "issue",
+                    &format!("n{i}.test"),
+                    "--out-dir",
+                    &format!("o{i}"),
+                ],
             )
         })
         .collect();
@@ -126,7 +131,12 @@ fn killed_issues_never_leave_partial_files_or_lose_records() {
     for i in 0..60 {
         let child = spawn(
             &env,
-            &["issue", &format!("k{i}.test"), "--out", &format!("k{i}")],
+            &[
+                "issue",
+                &format!("k{i}.test"),
+                "--out-dir",
+                &format!("k{i}"),
+            ],
         );
         kill_after(child, rng.next(6000));
         // The CA loads after every kill.
@@ -139,10 +149,10 @@ fn killed_issues_never_leave_partial_files_or_lose_records() {
     for e in entries {
         let cert = Path::new(e["cert"].as_str().unwrap());
         if cert.exists() {
-            assert_eq!(e["file_missing"], false);
+            assert_eq!(e["files_status"]["status"], "present");
             assert_eq!(serial_of(cert), e["serial"].as_str().unwrap());
         } else {
-            assert_eq!(e["file_missing"], true, "{e}");
+            assert_eq!(e["files_status"]["status"], "missing", "{e}");
         }
     }
     // Every certificate on disk is recorded.
@@ -194,7 +204,7 @@ fn encrypted_ca_key() {
     std::fs::write(env.file("pass"), "a long CA passphrase\n").unwrap();
     std::fs::write(env.file("wrong"), "not it\n").unwrap();
     let pass = env.s("pass");
-    env.minica(&["--ca-password-file", &pass, "init", "--encrypt"])
+    env.minica(&["init", "--ca-password-file", &pass, "--encrypt"])
         .ok();
     let key = env.ca_dir().join("ca-key.pem");
     assert_eq!(mode(&key), 0o600);
@@ -221,14 +231,14 @@ fn encrypted_ca_key() {
     ])
     .ok();
 
-    env.minica(&["--ca-password-file", &pass, "issue", "enc.test"])
+    env.minica(&["issue", "--ca-password-file", &pass, "enc.test"])
         .ok();
     // Without the passphrase and no terminal: one sentence, nothing written.
     let before = snapshot(env.path());
     env.minica(&["issue", "nopass.test"])
         .fails_with(2)
         .one_sentence_naming("no CA passphrase given");
-    env.minica(&["--ca-password-file", &env.s("wrong"), "issue", "wrong.test"])
+    env.minica(&["issue", "--ca-password-file", &env.s("wrong"), "wrong.test"])
         .fails_with(2)
         .one_sentence_naming("wrong passphrase");
     assert_eq!(before, snapshot(env.path()));
@@ -248,9 +258,9 @@ fn encrypted_ca_key() {
     );
 
     // Decrypt in place, then encrypt again.
-    env.minica(&["--ca-password-file", &env.s("wrong"), "ca", "decrypt"])
+    env.minica(&["ca", "decrypt", "--ca-password-file", &env.s("wrong")])
         .fails_with(2);
-    env.minica(&["--ca-password-file", &pass, "ca", "decrypt"])
+    env.minica(&["ca", "decrypt", "--ca-password-file", &pass])
         .ok();
     assert!(
         std::fs::read_to_string(&key)
@@ -262,14 +272,14 @@ fn encrypted_ca_key() {
     env.minica(&["ca", "decrypt"])
         .fails_with(2)
         .one_sentence_naming("not encrypted");
-    env.minica(&["--ca-password-file", &pass, "ca", "encrypt"])
+    env.minica(&["ca", "encrypt", "--ca-password-file", &pass])
         .ok();
     assert!(
         std::fs::read_to_string(&key)
             .unwrap()
             .starts_with("-----BEGIN ENCRYPTED")
     );
-    env.minica(&["--ca-password-file", &pass, "issue", "again.test"])
+    env.minica(&["issue", "--ca-password-file", &pass, "again.test"])
         .ok();
     for n in ["enc.test", "envpass.test", "plain.test", "again.test"] {
         openssl(&[
@@ -367,7 +377,7 @@ fn thirty_bad_inputs() {
         &f("pw"),
     ])
     .ok();
-    env.minica(&["csr", "req.test", "--out", "req"]).ok();
+    env.minica(&["csr", "req.test", "--out-dir", "req"]).ok();
     let cert = std::fs::read(env.file("good.test/cert.pem")).unwrap();
     let p12 = std::fs::read(env.file("good.test/keystore.p12")).unwrap();
     let jks = std::fs::read(env.file("good.test/keystore.jks")).unwrap();
@@ -650,7 +660,7 @@ fn batch_issues_many_and_checks_first() {
     let names: String = (0..40).map(|i| format!("b{i}.test 10.0.1.{i}\n")).collect();
     std::fs::write(env.file("names.txt"), format!("# hosts\n{names}")).unwrap();
     let j = env
-        .minica(&["batch", "names.txt", "--out", "out", "--json"])
+        .minica(&["batch", "names.txt", "--out-dir", "out", "--json"])
         .ok()
         .json();
     assert_eq!(j["issued"].as_array().unwrap().len(), 40);
@@ -675,7 +685,7 @@ fn batch_issues_many_and_checks_first() {
         "[[certificate]]\nnames = [\"alice\"]\nprofile = \"client\"\ndays = 30\nkey_type = \"rsa-2048\"\nout = \"people/alice\"\n\n[[certificate]]\nnames = [\"api.test\"]\n",
     )
     .unwrap();
-    env.minica(&["batch", "m.toml", "--out", "m"]).ok();
+    env.minica(&["batch", "m.toml", "--out-dir", "m"]).ok();
     openssl(&[
         "verify",
         "-CAfile",
@@ -705,7 +715,7 @@ fn batch_issues_many_and_checks_first() {
     // One bad line: nothing written, nothing recorded.
     std::fs::write(env.file("bad.txt"), "ok1.test\nexa..mple\nok2.test\n").unwrap();
     let before = snapshot(env.path());
-    env.minica(&["batch", "bad.txt", "--out", "out2"])
+    env.minica(&["batch", "bad.txt", "--out-dir", "out2"])
         .fails_with(2)
         .one_sentence_naming("certificate 2");
     assert_eq!(before, snapshot(env.path()));

@@ -247,7 +247,7 @@ fn zero_max_days_and_a_bare_urn_are_clear_errors() {
     env.minica(&[
         "issue",
         "urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66",
-        "--out",
+        "--out-dir",
         "u",
     ])
     .ok();
@@ -310,7 +310,7 @@ fn email_permits_limit_issuance_and_openssl_enforces_them() {
         .ok();
     let root = x509_text(&env.ca_dir().join("ca.pem"));
     assert!(root.contains("email:corp.test"), "{root}");
-    env.minica(&["issue", "--client", "alice@corp.test", "--out", "alice"])
+    env.minica(&["issue", "--client", "alice@corp.test", "--out-dir", "alice"])
         .ok();
     let ca = env.s("ca/ca.pem");
     let chain = env.s("alice/chain.pem");
@@ -326,7 +326,7 @@ fn email_permits_limit_issuance_and_openssl_enforces_them() {
     for (name, out) in [("eve@gmail.com", "eve"), ("spiffe://evil.test/x", "spf")] {
         let before = snapshot(env.path());
         let r = env
-            .minica(&["issue", "--client", name, "--out", out])
+            .minica(&["issue", "--client", name, "--out-dir", out])
             .fails_with(2);
         r.one_sentence_naming(name);
         assert_eq!(before, snapshot(env.path()));
@@ -425,16 +425,16 @@ fn policy_names_cover_emails_and_uris() {
         &env,
         "names = [\".test\", \"@corp.test\", \"spiffe://cluster.test\"]",
     );
-    env.minica(&["issue", "--client", "a@corp.test", "--out", "a"])
+    env.minica(&["issue", "--client", "a@corp.test", "--out-dir", "a"])
         .ok();
-    env.minica(&["issue", "spiffe://cluster.test/x", "--out", "s"])
+    env.minica(&["issue", "spiffe://cluster.test/x", "--out-dir", "s"])
         .ok();
     for bad in [
         "a@gmail.com",
         "spiffe://evil.test/x",
         "https://cluster.test/",
     ] {
-        env.minica(&["issue", "--client", bad, "--out", "bad"])
+        env.minica(&["issue", "--client", bad, "--out-dir", "bad"])
             .fails_with(2)
             .one_sentence_naming("policy.names");
     }
@@ -757,7 +757,7 @@ fn the_missing_ca_passphrase_error_suggests_real_flags() {
     std::fs::write(env.file("pw"), "correct horse\n").unwrap();
     minica_with(
         &env,
-        &["--ca-password-file", &env.s("pw"), "init", "--encrypt"],
+        &["init", "--ca-password-file", &env.s("pw"), "--encrypt"],
         &[],
         None,
         Duration::from_secs(30),

@@ -447,7 +447,7 @@ fn revoked_leaves_are_refused_by_openssl_and_minica_with_the_crl() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["names"][0] == "bad.test")
+        .find(|e| e["names"][0]["value"] == "bad.test")
         .unwrap()
         .clone();
     assert_eq!(bad["revoked"]["reason"], "keyCompromise", "{bad}");
@@ -497,7 +497,7 @@ fn subordinate_cas_for_other_engines_only_when_policy_allows() {
     ])
     .ok();
     let before = snapshot(env.path());
-    env.minica(&["issue", "--csr", "sub.csr", "--ca", "--out", "sub"])
+    env.minica(&["issue", "--csr", "sub.csr", "--sub-ca", "--out-dir", "sub"])
         .fails_with(2)
         .one_sentence_naming("sign_sub_ca");
     assert_eq!(before, snapshot(env.path()));
@@ -511,8 +511,8 @@ fn subordinate_cas_for_other_engines_only_when_policy_allows() {
         "issue",
         "--csr",
         "sub.csr",
-        "--ca",
-        "--out",
+        "--sub-ca",
+        "--out-dir",
         "sub",
         "--permit",
         ".other.test",
@@ -522,8 +522,8 @@ fn subordinate_cas_for_other_engines_only_when_policy_allows() {
         "issue",
         "--csr",
         "sub.csr",
-        "--ca",
-        "--out",
+        "--sub-ca",
+        "--out-dir",
         "sub",
         "--permit",
         ".vault.corp.test",
@@ -615,9 +615,9 @@ fn renewal_keeps_names_and_key_and_needs_renewal_says_when() {
         .fails_with(1);
     env.minica(&["needs-renewal", "app.test/cert.pem", "--within", "100d"])
         .ok();
-    env.minica(&["needs-renewal", "app.test/cert.pem", "--at", "0%"])
+    env.minica(&["needs-renewal", "app.test/cert.pem", "--fraction", "0%"])
         .ok();
-    env.minica(&["needs-renewal", "app.test/cert.pem", "--at", "7/3"])
+    env.minica(&["needs-renewal", "app.test/cert.pem", "--fraction", "7/3"])
         .fails_with(2);
 
     env.minica(&["renew", "app.test"]).ok();
@@ -701,7 +701,7 @@ fn renewal_keeps_names_and_key_and_needs_renewal_says_when() {
             .as_array()
             .unwrap()
             .iter()
-            .all(|e| e["names"][0] == "app.test"),
+            .all(|e| e["names"][0]["value"] == "app.test"),
         "{l}"
     );
     let r = env.minica(&["renew", "--expiring", "1d"]).ok();

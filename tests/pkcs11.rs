@@ -143,8 +143,12 @@ fn token_root_signs_everything(key_type: &str, want_alg: &str) {
     );
     assert!(listing.contains("Usage:      sign\n"), "{listing}");
     // A leaf signed by the root through the token.
-    hsm.minica(&env, Some(PIN), &["issue", "localhost", "--out", "leaf"])
-        .ok();
+    hsm.minica(
+        &env,
+        Some(PIN),
+        &["issue", "localhost", "--out-dir", "leaf"],
+    )
+    .ok();
     let cafile = env.s("leaf/ca.pem");
     let v = openssl(&["verify", "-CAfile", &cafile, &env.s("leaf/cert.pem")]).ok();
     assert!(v.stdout.contains(": OK"), "{v:?}");
@@ -185,7 +189,7 @@ fn token_root_signs_everything(key_type: &str, want_alg: &str) {
     // An intermediate signed through the token, and a leaf under it.
     hsm.minica(&env, Some(PIN), &["ca", "intermediate", "daily"])
         .ok();
-    hsm.minica(&env, None, &["issue", "app.test", "--out", "app"])
+    hsm.minica(&env, None, &["issue", "app.test", "--out-dir", "app"])
         .ok();
     let v = openssl(&[
         "verify",
@@ -296,10 +300,10 @@ fn a_key_already_in_the_token_is_used() {
         &env,
         None,
         &[
-            "--pkcs11-pin-file",
-            pin_file.to_str().unwrap(),
             "issue",
             "x.test",
+            "--pkcs11-pin-file",
+            pin_file.to_str().unwrap(),
         ],
     )
     .ok();
@@ -554,7 +558,7 @@ fn batch_and_init_permit_sign_through_the_token() {
     hsm.minica(
         &env,
         Some(PIN),
-        &["batch", "hosts.txt", "--out", "certs", "--jobs", "4"],
+        &["batch", "hosts.txt", "--out-dir", "certs", "--jobs", "4"],
     )
     .ok();
     let cafile = env.ca_dir().join("ca.pem");

@@ -26,7 +26,8 @@ fn completions_are_scripts_the_shells_accept() {
 fn a_man_page_per_command() {
     let env = Env::new();
     let dir = env.file("man");
-    env.minica(&["man", "--out", dir.to_str().unwrap()]).ok();
+    env.minica(&["man", "--out-dir", dir.to_str().unwrap()])
+        .ok();
     for page in [
         "minica.1",
         "minica-issue.1",
@@ -46,9 +47,9 @@ fn a_man_page_per_command() {
             .contains("\\-\\-cert")
     );
     // Pages are not replaced without --force.
-    env.minica(&["man", "--out", dir.to_str().unwrap()])
+    env.minica(&["man", "--out-dir", dir.to_str().unwrap()])
         .fails_with(3);
-    env.minica(&["man", "--out", dir.to_str().unwrap(), "--force"])
+    env.minica(&["man", "--out-dir", dir.to_str().unwrap(), "--force"])
         .ok();
 }
 
@@ -131,12 +132,14 @@ fn a_dash_writes_one_store_to_standard_output() {
     assert!(l.contains("app.test, "), "{l}");
     assert!(!env.file("-").exists() && !env.file("app.test/-").exists());
     for args in [
-        &["issue", "x.test", "--out", "-"][..],
-        &["csr", "x.test", "--out", "-"][..],
-        &["batch", "names.txt", "--out", "-"][..],
+        &["issue", "x.test", "--out-dir", "-"][..],
+        &["csr", "x.test", "--out-dir", "-"][..],
+        &["batch", "names.txt", "--out-dir", "-"][..],
     ] {
         let before = snapshot(env.path());
-        env.minica(args).fails_with(2).one_sentence_naming("--out");
+        env.minica(args)
+            .fails_with(2)
+            .one_sentence_naming("--out-dir");
         assert_eq!(before, snapshot(env.path()));
     }
 }
@@ -240,18 +243,79 @@ fn the_ca_passphrase_from_a_file_a_variable_or_stdin() {
     assert!(!env.file("d.test").exists());
 }
 
-/// A command's own options come first in its --help, the global ones after
-/// under their own heading.
+/// A command's own options come first in its --help, then the CA options
+/// under their heading, then the global ones under theirs.
 #[test]
 fn help_lists_a_commands_own_options_first() {
     let env = Env::new();
     let h = env.minica(&["issue", "--help"]).ok().stdout;
-    let own = h.find("--keystore").expect("issue's own option");
-    let heading = h
-        .find("Global options:")
-        .expect("a heading for global options");
-    let global = h.find("--ca-password-file").unwrap();
-    assert!(own < heading && heading < global, "{h}");
+    let at = |s: &str| h.find(s).unwrap_or_else(|| panic!("no {s:?} in {h}"));
+    let order = [
+        at("--keystore"),
+        at("CA options:"),
+        at("--ca-password-file"),
+        at("Global options:"),
+        at("--json"),
+    ];
+    assert!(order.is_sorted(), "{h}");
+}
+
+/// Each command offers only the options it uses (issue #17): those that
+/// never open the CA take no --ca-dir, those that never sign take no CA
+/// passphrase, and every help ends with an example.
+#[test]
+fn help_offers_only_what_a_command_uses() {
+    let env = Env::new();
+    let no_ca: &[&[&str]] = &[
+        &["csr"],
+        &["inspect"],
+        &["keystore"],
+        &["needs-renewal"],
+        &["store", "list"],
+        &["store", "export"],
+        &["completions"],
+        &["man"],
+    ];
+    let ca_no_key: &[&[&str]] = &[
+        &["list"],
+        &["truststore"],
+        &["verify"],
+        &["revoke"],
+        &["trust", "status"],
+        &["trust", "export"],
+    ];
+    let signing: &[&[&str]] = &[
+        &["init"],
+        &["issue"],
+        &["batch"],
+        &["renew"],
+        &["crl"],
+        &["ca", "encrypt"],
+        &["ca", "intermediate"],
+        &["export", "vault"],
+    ];
+    let help = |cmd: &[&str]| {
+        let mut args = cmd.to_vec();
+        args.push("--help");
+        env.minica(&args).ok().stdout
+    };
+    for (cmds, ca_dir, passphrase) in [
+        (no_ca, false, false),
+        (ca_no_key, true, false),
+        (signing, true, true),
+    ] {
+        for cmd in cmds {
+            let h = help(cmd);
+            assert_eq!(h.contains("--ca-dir"), ca_dir, "{cmd:?}: {h}");
+            assert_eq!(h.contains("--ca-password-file"), passphrase, "{cmd:?}: {h}");
+            assert!(h.contains("--json"), "{cmd:?}: {h}");
+            let tail = h.trim_end().rsplit("\n\n").next().unwrap();
+            assert!(
+                tail.starts_with("Example"),
+                "{cmd:?} ends without an example: {h}"
+            );
+        }
+    }
 }
 
 /// The README's "Using it" block runs top to bottom as written.
@@ -286,4 +350,130 @@ fn the_readme_usage_block_runs_as_written() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).ends_with("VALID\n"));
+}
+
+/// Every command's help, found by walking `minica --help` down its
+/// "Commands:" sections: (the command's words, its help text).
+fn every_help(env: &Env) -> Vec<(Vec<String>, String)> {
+    let mut todo = vec![Vec::<String>::new()];
+    let mut all = Vec::new();
+    while let Some(cmd) = todo.pop() {
+        let mut args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        args.push("--help");
+        let h = env.minica(&args).ok().stdout;
+        let mut in_commands = false;
+        for line in h.lines() {
+            if line == "Commands:" {
+                in_commands = true;
+            } else if !line.starts_with("  ") {
+                in_commands = false;
+            } else if in_commands {
+                let name = line.split_whitespace().next().unwrap();
+                if name != "help" {
+                    let mut sub = cmd.clone();
+                    sub.push(name.to_string());
+                    todo.push(sub);
+                }
+            }
+        }
+        all.push((cmd, h));
+    }
+    all
+}
+
+/// The long flags in `text`.
+fn flags_in(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, _) in text.match_indices("--") {
+        let before = text[..i].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '-') {
+            continue;
+        }
+        let name: String = text[i + 2..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
+            .collect();
+        if name.starts_with(|c: char| c.is_ascii_lowercase()) {
+            out.push(format!("--{}", name.trim_end_matches('-')));
+        }
+    }
+    out
+}
+
+/// Every flag that an error message, a help text or a comment in src/ (and
+/// a `minica` line of the README) tells the user to give exists (issue
+/// #17: "every error suggests flags that exist"), and every command's help
+/// ends with an example.
+#[test]
+fn every_flag_named_exists_and_every_help_has_an_example() {
+    let env = Env::new();
+    let mut known = std::collections::BTreeSet::new();
+    for (cmd, h) in every_help(&env) {
+        known.extend(flags_in(&h));
+        let leaf = !h.contains("\nCommands:\n");
+        let tail = h.trim_end().rsplit("\n\n").next().unwrap();
+        assert!(
+            !leaf || tail.starts_with("Example"),
+            "`minica {}` ends without an example:\n{h}",
+            cmd.join(" ")
+        );
+    }
+    // Flags of other programs that minica's messages quote: certbot and
+    // lego (export caddy's next steps), softhsm2-util and pkcs11-tool (a
+    // token without a PIN), p11-kit's `trust anchor --remove`.
+    let foreign = [
+        "--server",
+        "--standalone",
+        "--http",
+        "--init-token",
+        "--init-pin",
+        "--login",
+        "--login-type",
+        "--remove",
+    ];
+    // password.rs names a secret's flags by their stem (`{stem}-file`).
+    let stem = |f: &str| known.contains(&format!("{f}-file"));
+    let mut unknown = Vec::new();
+    let mut files = vec![std::path::PathBuf::from("README.md")];
+    let mut dirs = vec![std::path::PathBuf::from("src")];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                files.push(p);
+            }
+        }
+    }
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let readme = f.ends_with("README.md");
+        for (n, line) in text.lines().enumerate() {
+            // The README quotes other programs too: only its minica lines.
+            let line = if readme {
+                let t = line.trim_start().trim_start_matches("sudo ");
+                match t.split_once("minica ") {
+                    Some((pre, rest)) if !pre.contains(' ') || pre.contains('=') => {
+                        rest.split('#').next().unwrap()
+                    }
+                    _ => continue,
+                }
+            } else {
+                line
+            };
+            for flag in flags_in(line) {
+                if !known.contains(&flag) && !foreign.contains(&flag.as_str()) && !stem(&flag) {
+                    unknown.push(format!("{}:{}: {flag}", f.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "flags that no command takes:\n{}",
+        unknown.join("\n")
+    );
+    // The check can fail: a renamed flag is caught.
+    assert!(!known.contains("--out-dirs") && known.contains("--out-dir"));
 }

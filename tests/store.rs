@@ -18,7 +18,7 @@ struct Setup {
 
 fn setup() -> Setup {
     let env = Env::new();
-    env.minica(&["init", "--name", "Store Root"]).ok();
+    env.minica(&["init", "--cn", "Store Root"]).ok();
     env.minica(&["issue", "svc.test"]).ok();
     std::fs::write(env.file("pw"), format!("{PW}\n")).unwrap();
     let pw = env.s("pw");
@@ -70,7 +70,7 @@ fn edits_of_keytool_stores_keep_the_rest_and_java_uses_them() {
     let s = setup();
     let env = &s.env;
     let other = Env::new();
-    other.minica(&["init", "--name", "Partner Root"]).ok();
+    other.minica(&["init", "--cn", "Partner Root"]).ok();
     for (file, kind) in [("kt.jks", "JKS"), ("kt.p12", "PKCS12")] {
         let f = env.s(file);
         keytool(&[
@@ -165,7 +165,7 @@ fn edits_of_keytool_stores_keep_the_rest_and_java_uses_them() {
         "export",
         &env.s("kt.jks"),
         "svc.test",
-        "--out",
+        "--out-dir",
         &env.s("exported"),
         "--password-file",
         &s.pw,
@@ -267,7 +267,7 @@ fn stores_from_openssl_and_nss_are_read() {
             (Some("svc"), Some("key")),
             "{v}"
         );
-        assert_eq!(e[0]["chain"], 2, "{v}");
+        assert_eq!(e[0]["chain_length"], 2, "{v}");
     }
     // NSS: import minica's keystore with pk12util, export it again.
     env.minica(&["keystore", "svc.test", "--password-file", &s.pw])
@@ -326,9 +326,9 @@ fn stores_from_openssl_and_nss_are_read() {
         (Some("svc.test"), Some("key")),
         "{v}"
     );
-    assert_eq!(e[0]["chain"], 2, "{v}");
+    assert_eq!(e[0]["chain_length"], 2, "{v}");
     // `minica keystore DIR` names the entry by the certificate, not the path.
-    env.minica(&["issue", "localhost", "--out", "some/dir/localhost"])
+    env.minica(&["issue", "localhost", "--out-dir", "some/dir/localhost"])
         .ok();
     env.minica(&["keystore", "some/dir/localhost", "--password-file", &s.pw])
         .ok();
@@ -631,7 +631,7 @@ fn refusals_change_nothing() {
                 "export".into(),
                 f.clone(),
                 "nope".into(),
-                "--out".into(),
+                "--out-dir".into(),
                 env.s("o"),
                 "--password-file".into(),
                 s.pw.clone(),
@@ -671,7 +671,7 @@ fn concurrent_adds_keep_both() {
     let s = setup();
     let env = &s.env;
     let other = Env::new();
-    other.minica(&["init", "--name", "Other Root"]).ok();
+    other.minica(&["init", "--cn", "Other Root"]).ok();
     let f = env.s("race.jks");
     // A copy of the JDK's cacerts: a few hundred entries make an edit slow
     // enough to race.

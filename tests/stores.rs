@@ -31,7 +31,7 @@ fn keytool_list(store: &str, pw: &str) -> String {
 #[test]
 fn keytool_reads_every_store_minica_writes() {
     let other = Env::new();
-    other.minica(&["init", "--name", "Other Root"]).ok();
+    other.minica(&["init", "--cn", "Other Root"]).ok();
     let other_root = other.ca_dir().join("ca.pem");
     for key_type in ["ecdsa-p256", "rsa-2048", "ed25519"] {
         let env = setup(key_type);
@@ -463,9 +463,9 @@ fn issue_makes_both_stores_in_one_step() {
     let r = run_with_input(
         BIN,
         &[
+            "truststore",
             "--ca-dir",
             env.ca_dir().to_str().unwrap(),
-            "truststore",
             "--password-stdin",
             "--out",
             &env.s("stdin.p12"),
@@ -492,7 +492,7 @@ fn store_bad_input_is_refused_and_nothing_is_written() {
     let env = setup("ecdsa-p256");
     let pwf = env.s("pw");
     // A certificate issued from a CSR has no key here.
-    env.minica(&["csr", "remote.test", "--out", "remote-key"])
+    env.minica(&["csr", "remote.test", "--out-dir", "remote-key"])
         .ok();
     env.minica(&["issue", "--csr", &env.s("remote-key/csr.pem")])
         .ok();

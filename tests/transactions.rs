@@ -95,7 +95,7 @@ fn killed_issues_leave_whole_outputs_and_a_record_that_matches() {
         } else {
             format!("k{i}")
         };
-        let mut args = vec!["issue", "k.test", "--out", &out, "--truststore"];
+        let mut args = vec!["issue", "k.test", "--out-dir", &out, "--truststore"];
         if force {
             args.push("--force");
         }
@@ -266,7 +266,7 @@ fn a_full_disk_leaves_no_record_line_and_no_empty_directory() {
     let record = env.ca_dir().join("issued.jsonl");
     let before = std::fs::read(&record).unwrap_or_default();
     let out = disk.0.join("leaf");
-    env.minica(&["issue", "full.test", "--out", out.to_str().unwrap()])
+    env.minica(&["issue", "full.test", "--out-dir", out.to_str().unwrap()])
         .fails_with(4)
         .one_sentence_naming("full");
     assert_eq!(std::fs::read(&record).unwrap_or_default(), before);
@@ -274,7 +274,7 @@ fn a_full_disk_leaves_no_record_line_and_no_empty_directory() {
     assert!(leftovers(&disk.0).is_empty());
     // A batch too.
     std::fs::write(env.file("b.txt"), "x.test\ny.test\n").unwrap();
-    env.minica(&["batch", "b.txt", "--out", disk.0.to_str().unwrap()])
+    env.minica(&["batch", "b.txt", "--out-dir", disk.0.to_str().unwrap()])
         .fails_with(4);
     assert_eq!(std::fs::read(&record).unwrap_or_default(), before);
     assert!(!disk.0.join("x.test").exists());
@@ -309,7 +309,7 @@ fn a_half_there_ca_is_an_error_never_a_new_key() {
 fn outputs_are_checked_before_anything_is_signed() {
     let env = Env::new();
     env.minica(&["init"]).ok();
-    env.minica(&["csr", "svc.test", "--out", "svc"]).ok();
+    env.minica(&["csr", "svc.test", "--out-dir", "svc"]).ok();
     // No --out: the output directory comes from the CSR's names, known only
     // once it is read; the truststore there must still stop the command
     // before anything is signed or recorded.
@@ -348,7 +348,7 @@ fn manifests_cannot_write_outside_their_base_or_twice_to_one_file() {
         let m = format!("[[certificate]]\nnames = [\"a.test\"]\n{case}\n");
         std::fs::write(env.file("m.toml"), m).unwrap();
         let before = snapshot(env.path());
-        env.minica(&["batch", "m.toml", "--out", "base"])
+        env.minica(&["batch", "m.toml", "--out-dir", "base"])
             .fails_with(2)
             .one_sentence_naming("outside");
         assert_eq!(before, snapshot(env.path()), "{case}");
@@ -360,7 +360,7 @@ fn manifests_cannot_write_outside_their_base_or_twice_to_one_file() {
         "[[certificate]]\nnames = [\"a.test\"]\nout = \"link\"\n",
     )
     .unwrap();
-    env.minica(&["batch", "m.toml", "--out", "base"])
+    env.minica(&["batch", "m.toml", "--out-dir", "base"])
         .fails_with(2);
     assert!(!outside.exists());
     // Two entries that resolve to one directory are refused before signing.
@@ -370,7 +370,7 @@ fn manifests_cannot_write_outside_their_base_or_twice_to_one_file() {
     )
     .unwrap();
     let before = snapshot(env.path());
-    env.minica(&["batch", "m.toml", "--out", "base"])
+    env.minica(&["batch", "m.toml", "--out-dir", "base"])
         .fails_with(2)
         .one_sentence_naming("same file");
     assert_eq!(before, snapshot(env.path()));
@@ -632,7 +632,7 @@ fn killed_renewals_revocations_crls_and_intermediates_leave_whole_states() {
         );
         let latest = entries
             .iter()
-            .filter(|e| e["names"][0] == "app.test")
+            .filter(|e| e["names"][0]["value"] == "app.test")
             .max_by_key(|e| e["issued_at"].as_str().unwrap().to_string())
             .unwrap();
         assert_eq!(
@@ -655,7 +655,9 @@ fn killed_renewals_revocations_crls_and_intermediates_leave_whole_states() {
                 // Revoked once, or not at all: a re-run settles it.
                 let n = entries
                     .iter()
-                    .filter(|e| e["names"][0] == victim.as_str() && !e["revoked"].is_null())
+                    .filter(|e| {
+                        e["names"][0]["value"] == victim.as_str() && !e["revoked"].is_null()
+                    })
                     .count();
                 assert!(n <= 1, "run {i}: revoked {n} times");
                 let again = env.minica(&["revoke", &victim]);

@@ -372,7 +372,7 @@ fn install_status_uninstall_with_real_clients() {
         "tests/trust.rs changes the system store and cacerts: run it as root (as .ci/run does)"
     );
     let env = Env::new();
-    env.minica(&["init", "--name", "Trust Test Root"]).ok();
+    env.minica(&["init", "--cn", "Trust Test Root"]).ok();
     env.minica(&["issue", "localhost"]).ok();
     let name = unique_name(&env);
     let cacerts = java_cacerts();
@@ -614,7 +614,7 @@ fn not_root_says_sudo(env: &Env) {
 fn export_mobileconfig_der_pem() {
     require("python3");
     let env = Env::new();
-    env.minica(&["init", "--name", "Export <Root> & Co"]).ok();
+    env.minica(&["init", "--cn", "Export <Root> & Co"]).ok();
     common::openssl(&[
         "x509",
         "-in",
@@ -710,7 +710,7 @@ fn java_home_password_and_pkcs12_cacerts() {
     let env = Env::new();
     env.minica(&["init"]).ok();
     let other = Env::new();
-    other.minica(&["init", "--name", "Other Root"]).ok();
+    other.minica(&["init", "--cn", "Other Root"]).ok();
     let jdk = env.path().join("jdk");
     let sec = jdk.join("lib/security");
     std::fs::create_dir_all(&sec).unwrap();
@@ -890,9 +890,9 @@ fn java_home_password_and_pkcs12_cacerts() {
 #[test]
 fn concurrent_installs_into_one_cacerts_keep_both() {
     let a = Env::new();
-    a.minica(&["init", "--name", "Race A"]).ok();
+    a.minica(&["init", "--cn", "Race A"]).ok();
     let b = Env::new();
-    b.minica(&["init", "--name", "Race B"]).ok();
+    b.minica(&["init", "--cn", "Race B"]).ok();
     let jdk = a.path().join("jdk");
     let sec = jdk.join("lib/security");
     std::fs::create_dir_all(&sec).unwrap();
@@ -1014,7 +1014,7 @@ fn under_sudo_nss_changes_the_invoking_users_databases() {
     as_user(&["-N", "-d", &spec, "--empty-password"]);
 
     let env = Env::new();
-    env.minica(&["init", "--name", "Sudo Root"]).ok();
+    env.minica(&["init", "--cn", "Sudo Root"]).ok();
     let nick = unique_name(&env);
     let sudo = |action: &str| {
         let out = Command::new(BIN)

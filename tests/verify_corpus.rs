@@ -781,11 +781,14 @@ fn inspect_describes_without_secrets() {
     let c = &j["certificates"][0];
     assert_eq!(
         c["subject_alt_names"],
-        serde_json::json!(["DNS:web.test", "IP:10.0.0.1"])
+        serde_json::json!([
+            { "type": "dns", "value": "web.test" },
+            { "type": "ip", "value": "10.0.0.1" }
+        ])
     );
     assert_eq!(c["extended_key_usage"], serde_json::json!(["serverAuth"]));
     assert_eq!(c["is_ca"], false);
-    assert_eq!(c["key"], "ecdsa-p256");
+    assert_eq!(c["key_type"], "ecdsa-p256");
     // The fingerprint is openssl's.
     let fp = openssl(&[
         "x509",
@@ -814,7 +817,10 @@ fn inspect_describes_without_secrets() {
     assert_eq!(root["certificates"][0]["is_ca"], true);
     assert_eq!(
         root["certificates"][0]["name_constraints_permitted"],
-        serde_json::json!(["DNS:test", "IP:10.0.0.0/8"])
+        serde_json::json!([
+            { "type": "dns", "value": "test" },
+            { "type": "ip", "value": "10.0.0.0/8" }
+        ])
     );
     // A key: its type and public fingerprint, never the private part.
     let key = std::fs::read_to_string(env.file("web.test/key.pem")).unwrap();
@@ -826,8 +832,11 @@ fn inspect_describes_without_secrets() {
         "private key material printed"
     );
     // A CSR.
-    env.minica(&["csr", "c.test", "--out", "c"]).ok();
+    env.minica(&["csr", "c.test", "--out-dir", "c"]).ok();
     let j = env.minica(&["inspect", "c/csr.pem", "--json"]).ok().json();
-    assert_eq!(j["csr"]["names"], serde_json::json!(["c.test"]));
+    assert_eq!(
+        j["csr"]["names"],
+        serde_json::json!([{ "type": "dns", "value": "c.test" }])
+    );
     assert_eq!(j["csr"]["signature_valid"], true);
 }

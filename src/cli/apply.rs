@@ -7,7 +7,7 @@ use minica::error::{Result, exit};
 use minica::text::escape;
 use minica::x509;
 
-use super::{Global, Output, show_path};
+use super::{Output, SignerArgs, show_path};
 
 /// Make a test environment match a manifest: create what is missing, renew what expires, re-issue what changed, leave the rest
 #[derive(Debug, clap::Args)]
@@ -26,15 +26,17 @@ pub struct Args {
     /// Replace files at declared paths that minica did not write
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    ca: SignerArgs,
 }
 
-pub fn run(args: Args, global: &Global, out: &Output) -> Result<i32> {
+pub fn run(args: Args, out: &Output) -> Result<i32> {
     let applied = apply::apply(
-        &global.unlock(),
+        &args.ca.unlock(),
         apply::Request {
             manifest: args.manifest,
             base: args.base,
-            ca_dir: global.ca_dir.clone().filter(|d| !d.as_os_str().is_empty()),
+            ca_dir: args.ca.ca.given(),
             check: args.check,
             force: args.force,
         },
@@ -100,10 +102,9 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<i32> {
     } else if applied.checked_only {
         out.text("Out of date: run `minica apply` without --check to bring it up to date.");
     }
-    out.json(&serde_json::json!({
-        "changed": changed,
-        "applied": applied,
-    }));
+    let mut json = serde_json::to_value(&applied).expect("the outcome serializes");
+    json["changed"] = changed.into();
+    out.json(&json);
     Ok(if applied.checked_only && changed {
         exit::NOT_VALID
     } else {

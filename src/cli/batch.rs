@@ -8,17 +8,20 @@ use minica::keys::KeyType;
 use minica::x509;
 use serde_json::json;
 
-use super::{Global, Output, show_path};
+use super::{Output, show_path};
 
 /// Issue many certificates: one per line of names, or a TOML manifest of [[certificate]]
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  minica batch hosts.txt --out-dir certs      # one line per certificate: its names\n  minica batch env.toml --out-dir certs --jobs 2"
+)]
 pub struct Args {
     /// A text file (one certificate per line: its names) or a .toml manifest
     file: PathBuf,
-    /// Base directory for the outputs: each certificate goes to <out>/<first name>;
+    /// Base directory for the outputs: each certificate goes to DIR/<first name>;
     /// a manifest's `out` paths must stay inside it
     #[arg(long, value_name = "DIR", default_value = ".")]
-    out: PathBuf,
+    out_dir: PathBuf,
     /// Key type for entries that do not set one
     #[arg(long, value_enum)]
     key_type: Option<KeyType>,
@@ -34,18 +37,20 @@ pub struct Args {
     /// Replace existing files
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    ca: super::SignerArgs,
 }
 
-pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
-    super::stores::refuse_stdout_dir("batch", Some(&args.out))?;
-    let dir = global.ca_dir()?;
+pub fn run(args: Args, out: &Output) -> Result<()> {
+    super::stores::refuse_stdout_dir("batch", Some(&args.out_dir))?;
+    let dir = args.ca.dir()?;
     let start = std::time::Instant::now();
     let (issued, opened) = issue::batch(
         &dir,
-        &global.unlock(),
+        &args.ca.unlock(),
         BatchRequest {
             file: args.file,
-            base: args.out.clone(),
+            base: args.out_dir.clone(),
             key_type: args.key_type,
             profile: args.profile,
             days: args.days,
@@ -66,7 +71,7 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
         "Issued {} certificates in {:.2} s under {}; the first expires on {}.",
         issued.len(),
         secs,
-        show_path(&args.out),
+        show_path(&args.out_dir),
         soonest.map(x509::date).unwrap_or_default()
     ));
     out.json(&json!({ "issued": issued, "seconds": secs }));

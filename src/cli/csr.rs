@@ -8,10 +8,13 @@ use minica::keys::KeyType;
 use minica::{csr, issue, names};
 use serde_json::json;
 
-use super::{Global, Output, show_path};
+use super::{Output, show_path};
 
 /// Make a key and a CSR for some names (the CA signs it with `issue --csr`)
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  minica csr svc.test --out-dir svc             # then, on the CA: minica issue --csr svc/csr.pem"
+)]
 pub struct Args {
     /// DNS names, *.wildcards, IP addresses, emails or URIs
     #[arg(required = true, value_name = "NAME")]
@@ -21,19 +24,21 @@ pub struct Args {
     key_type: KeyType,
     /// Output directory [default: ./<first name>]
     #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
+    out_dir: Option<PathBuf>,
     /// Replace existing files
     #[arg(long)]
     force: bool,
 }
 
-pub fn run(args: Args, _global: &Global, out: &Output) -> Result<()> {
-    super::stores::refuse_stdout_dir("csr", args.out.as_deref())?;
+pub fn run(args: Args, out: &Output) -> Result<()> {
+    super::stores::refuse_stdout_dir("csr", args.out_dir.as_deref())?;
     let names = names::parse_all(&args.names)?;
     for n in names::converted(&args.names) {
         out.note(n);
     }
-    let dir = args.out.unwrap_or_else(|| issue::default_out_dir(&names));
+    let dir = args
+        .out_dir
+        .unwrap_or_else(|| issue::default_out_dir(&names));
     let made = csr::make_to_dir(&names, args.key_type, &dir, args.force)?;
     out.text(format!(
         "Made a key ({}) and a CSR for {}.\n  key  {}\n  csr  {}\nSend the CSR to the CA (`minica issue --csr {}`); the key stays here.",

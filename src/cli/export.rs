@@ -7,21 +7,28 @@ use minica::error::{Error, Result};
 use minica::export::{self, Request, Target, Which};
 use serde_json::json;
 
-use super::{Global, Output, show_path};
+use super::{Output, show_path};
 
 /// Hand an intermediate to another CA engine (files; keys 0600, never printed)
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Caddy's ACME server signing with an intermediate: Caddyfile, certificates, key
     #[command(
-        after_help = "Example:\n  minica ca intermediate acme --permit .internal.test --no-default\n  minica export caddy acme --out /etc/caddy/minica\n  caddy run --config /etc/caddy/minica/Caddyfile --adapter caddyfile"
+        after_help = "Example:\n  minica ca intermediate acme --permit .internal.test --no-default\n  minica export caddy acme --out-dir /etc/caddy/minica\n  caddy run --config /etc/caddy/minica/Caddyfile --adapter caddyfile"
     )]
     Caddy(CaddyArgs),
     /// cert-manager: a kubernetes.io/tls Secret, a CA ClusterIssuer, a trust-manager Bundle
+    #[command(
+        after_help = "Example:\n  minica export cert-manager --issuer k8s --out-dir k8s --resource-name minica-k8s\n  kubectl apply -f k8s/secret.yaml -f k8s/cluster-issuer.yaml -f k8s/bundle.yaml"
+    )]
     CertManager(CertManagerArgs),
     /// step-ca: certs/, secrets/ and the ca.json fields root, crt, key
+    #[command(
+        after_help = "Example:\n  minica export step-ca --issuer step --out-dir step --steppath /etc/step-ca"
+    )]
     StepCa(StepCaArgs),
     /// Vault: the pem_bundle for pki/issuers/import/bundle
+    #[command(after_help = "Example:\n  minica export vault --issuer vault --out-dir vault")]
     Vault(VaultArgs),
 }
 
@@ -45,7 +52,7 @@ pub struct CertManagerArgs {
     which: WhichArgs,
     /// The name of the Secret and ClusterIssuer [default: minica-<issuer>]
     #[arg(long, value_name = "NAME")]
-    name: Option<String>,
+    resource_name: Option<String>,
     /// The Secret's namespace: cert-manager's cluster resource namespace
     #[arg(long, default_value = "cert-manager")]
     namespace: String,
@@ -86,10 +93,12 @@ pub struct WhichArgs {
 pub struct Common {
     /// The output directory [default: ./caddy, ./cert-manager, ./step-ca or ./vault]
     #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
+    out_dir: Option<PathBuf>,
     /// Replace files already there
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    ca: super::SignerArgs,
 }
 
 fn which(w: WhichArgs) -> Result<Which> {
@@ -102,7 +111,7 @@ fn which(w: WhichArgs) -> Result<Which> {
     }
 }
 
-pub fn run(cmd: Command, global: &Global, out: &Output) -> Result<()> {
+pub fn run(cmd: Command, out: &Output) -> Result<()> {
     let (target, which, common) = match cmd {
         Command::Caddy(a) => (
             Target::Caddy {
@@ -114,7 +123,7 @@ pub fn run(cmd: Command, global: &Global, out: &Output) -> Result<()> {
         ),
         Command::CertManager(a) => (
             Target::CertManager {
-                name: a.name,
+                name: a.resource_name,
                 namespace: a.namespace,
             },
             which(a.which)?,
@@ -129,14 +138,14 @@ pub fn run(cmd: Command, global: &Global, out: &Output) -> Result<()> {
         ),
         Command::Vault(a) => (Target::Vault, which(a.which)?, a.common),
     };
-    let dir = global.ca_dir()?;
+    let dir = common.ca.dir()?;
     let made = export::export(
         &dir,
-        &global.unlock(),
+        &common.ca.unlock(),
         Request {
             target,
             which,
-            out: common.out,
+            out: common.out_dir.clone(),
             force: common.force,
         },
     )?;

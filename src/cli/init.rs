@@ -8,14 +8,17 @@ use minica::keys::KeyType;
 use minica::{ca, x509};
 use serde_json::json;
 
-use super::{Global, Output, show_path};
+use super::{Output, show_path};
 
 /// Create a root CA: a key, a self-signed certificate and ca.toml
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  minica init --cn \"Dev Root\" --permit .test --permit 127.0.0.0/8\n  minica init --encrypt --ca-password-file pass.txt --key-type ecdsa-p384"
+)]
 pub struct Args {
     /// CommonName of the root (iOS and macOS list roots by it)
-    #[arg(long)]
-    name: Option<String>,
+    #[arg(long, value_name = "NAME")]
+    cn: Option<String>,
     /// Organization of the root
     #[arg(long)]
     org: Option<String>,
@@ -49,16 +52,18 @@ pub struct Args {
     /// Replace an existing CA (its files are kept in a replaced-* folder)
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    ca: super::SignerArgs,
 }
 
-pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
-    let dir = global.ca_dir()?;
+pub fn run(args: Args, out: &Output) -> Result<()> {
+    let dir = args.ca.dir()?;
     let mut cfg = match &args.config {
         Some(path) => CaConfig::load(path)?,
         None => CaConfig::default(),
     };
-    if args.name.is_some() {
-        cfg.ca.name = args.name;
+    if args.cn.is_some() {
+        cfg.ca.name = args.cn;
     }
     if args.org.is_some() {
         cfg.ca.organization = args.org;
@@ -84,7 +89,7 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
         &dir,
         &cfg,
         args.force,
-        &global.unlock(),
+        &args.ca.unlock(),
         !args.no_intermediate,
     )?;
     let ca = &created.ca;
@@ -142,16 +147,17 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
             "Leaves are signed by the intermediate {} ({}), with the same name constraints:\n  Java enforces them only in an intermediate, not in the root it trusts.\n  cert     {}",
             i.name,
             i.subject,
-            show_path(&i.cert)
+            show_path(&i.files.cert)
         ));
     }
     out.json(&json!({
         "intermediate": issuing,
         "ca_dir": dir,
-        "certificate": cert,
-        "key": match &cfg.ca.pkcs11 {
-            Some(uri) => json!(uri),
-            None => json!(dir.join(ca::KEY_FILE)),
+        // Paths under `files`, as `issue` reports them; a token key has
+        // no file, and `pkcs11` names it.
+        "files": {
+            "cert": cert,
+            "key": cfg.ca.pkcs11.is_none().then(|| dir.join(ca::KEY_FILE)),
         },
         "pkcs11": cfg.ca.pkcs11,
         "key_generated": created.key_generated,

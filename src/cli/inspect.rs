@@ -9,11 +9,14 @@ use minica::text::escape;
 use minica::{fsx, x509};
 use serde_json::json;
 
+use super::Output;
 use super::stores::PasswordArgs;
-use super::{Global, Output};
 
 /// Describe a certificate, CSR, key or keystore/truststore
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  minica inspect app.test/cert.pem\n  minica inspect keystore.p12 --password-env STORE_PW --json"
+)]
 pub struct Args {
     /// The file to describe (`-`: standard input)
     file: PathBuf,
@@ -51,7 +54,14 @@ fn cert_text(i: &CertInfo) -> String {
             }
         ),
     );
-    line("names", i.subject_alt_names.join(", "));
+    let joined = |names: &[minica::names::Tagged]| {
+        names
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    line("names", joined(&i.subject_alt_names));
     line("key", i.key.clone());
     line(
         "basic constraints",
@@ -68,14 +78,14 @@ fn cert_text(i: &CertInfo) -> String {
     );
     line("key usage", i.key_usage.join(", "));
     line("ext. key usage", i.extended_key_usage.join(", "));
-    line("permitted names", i.name_constraints_permitted.join(", "));
-    line("excluded names", i.name_constraints_excluded.join(", "));
+    line("permitted names", joined(&i.name_constraints_permitted));
+    line("excluded names", joined(&i.name_constraints_excluded));
     line("signature", i.signature_algorithm.clone());
     line("sha-256", i.sha256_fingerprint.clone());
     s
 }
 
-pub fn run(args: Args, _global: &Global, out: &Output) -> Result<()> {
+pub fn run(args: Args, out: &Output) -> Result<()> {
     let bytes = fsx::read_input(&args.file)?;
     let now = x509::now();
     let password = || args.password.get_to_open();
@@ -99,7 +109,11 @@ pub fn run(args: Args, _global: &Global, out: &Output) -> Result<()> {
             out.text(format!(
                 "{shown}: certificate signing request\n  subject            {}\n  names              {}\n  key                {}\n  signature          {}{}",
                 info.subject,
-                info.names.join(", "),
+                info.names
+                    .iter()
+                    .map(|n| n.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 info.key,
                 if info.signature_valid { "valid" } else { "DOES NOT VERIFY" },
                 if info.asks_for_ca { "\n  asks for           CA:TRUE (minica never grants it)" } else { "" }
@@ -111,9 +125,11 @@ pub fn run(args: Args, _global: &Global, out: &Output) -> Result<()> {
             out.text(format!(
                 "{shown}: private key\n  key                {info}\n  public key sha-256 {fp}"
             ));
-            out.json(
-                &json!({ "kind": "private_key", "key": info.to_string(), "public_key_sha256": fp }),
-            );
+            out.json(&json!({
+                "kind": "private_key",
+                "key_type": info.type_name(),
+                "public_key_sha256": fp,
+            }));
         }
         Item::Crls(crls) => {
             let infos: Vec<inspect::CrlInfo> = crls

@@ -7,7 +7,7 @@ use minica::keys::KeyType;
 use minica::x509;
 use serde_json::json;
 
-use super::{Global, Output, show_path};
+use super::{Output, show_path};
 
 /// Make an intermediate CA signed by the root (in <ca-dir>/issuers/NAME)
 #[derive(Debug, clap::Args)]
@@ -35,13 +35,15 @@ pub struct Args {
     /// Replace an intermediate of that name
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    ca: super::SignerArgs,
 }
 
-pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
-    let dir = global.ca_dir()?;
+pub fn run(args: Args, out: &Output) -> Result<()> {
+    let dir = args.ca.dir()?;
     let made = issuers::create(
         &dir,
-        &global.unlock(),
+        &args.ca.unlock(),
         IntermediateRequest {
             name: args.name,
             permit: args.permit,
@@ -67,8 +69,8 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
         } else {
             made.permit.join(", ")
         },
-        show_path(&made.cert),
-        show_path(&made.key),
+        show_path(&made.files.cert),
+        show_path(&made.files.key),
         if made.default {
             format!(
                 "Leaves are now signed by {} (ca.toml issue.issuer); the root key is needed only for intermediates and the root's CRL.",

@@ -8,10 +8,13 @@ use minica::keys::KeyType;
 use minica::{ca, names, x509};
 
 use super::stores::{FormatArgs, PasswordArgs};
-use super::{Global, Output, show_path};
+use super::{Output, show_path};
 
 /// Issue a certificate: a new key and a leaf signed by the CA
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  minica issue localhost 127.0.0.1 ::1        # into ./localhost/\n  minica issue --client alice --keystore --password-env STORE_PW\n  minica issue --csr svc/csr.pem --san svc.internal.test --out-dir svc"
+)]
 pub struct Args {
     /// DNS names, *.wildcards, IP addresses, emails or URIs; the first is also the CommonName
     #[arg(required_unless_present = "csr", value_name = "NAME")]
@@ -19,8 +22,8 @@ pub struct Args {
     /// Sign this certificate signing request (PEM or DER) instead of making a key
     #[arg(long, value_name = "FILE")]
     csr: Option<PathBuf>,
-    /// With --csr: a name to add to those the CSR asks for; repeatable
-    #[arg(long = "name", value_name = "NAME", requires = "csr")]
+    /// With --csr: a subjectAltName to add to those the CSR asks for; repeatable
+    #[arg(long = "san", value_name = "NAME", requires = "csr")]
     extra_names: Vec<String>,
     /// A client certificate for mutual TLS (the "client" profile: clientAuth only)
     #[arg(long, conflicts_with = "profile")]
@@ -36,7 +39,7 @@ pub struct Args {
     key_type: Option<KeyType>,
     /// Output directory [default: ./<first name>]
     #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
+    out_dir: Option<PathBuf>,
     /// Also write keystore.<format> (key and chain) beside the certificate
     #[arg(long)]
     keystore: bool,
@@ -48,12 +51,12 @@ pub struct Args {
     #[command(flatten)]
     password: PasswordArgs,
     /// With --csr: certify a subordinate CA (policy.sign_sub_ca must allow it), not a leaf
-    #[arg(long = "ca", requires = "csr")]
+    #[arg(long, requires = "csr")]
     sub_ca: bool,
-    /// With --ca: the subordinate CA's pathLenConstraint
+    /// With --sub-ca: the subordinate CA's pathLenConstraint
     #[arg(long, requires = "sub_ca", default_value_t = 0)]
     path_len: u8,
-    /// With --ca: a name constraint (DNS suffix or CIDR range) for the subordinate CA; repeatable
+    /// With --sub-ca: a name constraint (DNS suffix or CIDR range) for the subordinate CA; repeatable
     #[arg(long, requires = "sub_ca", value_name = "NAME|CIDR")]
     permit: Vec<String>,
     /// The intermediate that signs (issuers/NAME) [default: ca.toml's issue.issuer, else the root]
@@ -62,10 +65,12 @@ pub struct Args {
     /// Replace existing files in the output directory
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    ca: super::SignerArgs,
 }
 
-pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
-    super::stores::refuse_stdout_dir("issue", args.out.as_deref())?;
+pub fn run(args: Args, out: &Output) -> Result<()> {
+    super::stores::refuse_stdout_dir("issue", args.out_dir.as_deref())?;
     if args.csr.is_some() && args.keystore {
         return Err(Error::usage(
             "--keystore needs the key, which stays with the CSR's owner; use --truststore alone",
@@ -85,7 +90,7 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
     {
         out.note(n);
     }
-    let dir = global.ca_dir()?;
+    let dir = args.ca.dir()?;
     let format = args.store_format.format;
     let password = if args.keystore || args.truststore {
         args.password.get(format, out)?
@@ -111,7 +116,7 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
             (None, false) => None,
         },
         days: args.days,
-        out_dir: args.out,
+        out_dir: args.out_dir,
         keystore: store(args.keystore),
         truststore: store(args.truststore),
         issuer: args.issuer,
@@ -121,7 +126,7 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
         }),
         force: args.force,
     };
-    let (issued, opened) = issue::issue(&dir, &global.unlock(), request)?;
+    let (issued, opened) = issue::issue(&dir, &args.ca.unlock(), request)?;
     ca_opened(out, &dir, &opened);
     for w in &issued.warnings {
         out.warn(w);

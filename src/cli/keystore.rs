@@ -7,10 +7,13 @@ use minica::{certs, names, stores};
 use serde_json::json;
 
 use super::stores::{FormatArgs, PasswordArgs, default_path, write};
-use super::{Global, Output, show_path};
+use super::{Output, show_path};
 
 /// Pack an issued certificate's key and chain into a keystore (PKCS#12, JKS or PEM)
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  minica keystore app.test --format jks --password-env STORE_PW\n  minica keystore --cert c.pem --key k.pem --chain ca.pem --out web.p12 --password-file pw"
+)]
 pub struct Args {
     /// The certificate's name (its directory from `minica issue`), or a directory
     name: Option<String>,
@@ -55,7 +58,7 @@ pub fn issued_dir(name: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
-pub fn run(args: Args, _global: &Global, out: &Output) -> Result<()> {
+pub fn run(args: Args, out: &Output) -> Result<()> {
     let (cert, key, extra, alias, out_dir) = match (&args.cert, &args.name) {
         (Some(cert), name) => {
             let key = args.key.clone().expect("clap requires --key with --cert");

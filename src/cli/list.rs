@@ -5,22 +5,25 @@ use minica::record::{self, FileStatus};
 use minica::{ca, x509};
 use serde_json::json;
 
-use super::{Global, Output, show_path};
+use super::{Output, show_path};
 
 /// List the certificates this CA issued, soonest expiry first, and whether their files are still there
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  minica list\n  minica list --expiring 30d --json")]
 pub struct Args {
     /// Only what expires within this time (30d, 1d12h, 2weeks, 1month) and is not revoked
     #[arg(long, value_name = "DURATION")]
     expiring: Option<String>,
+    #[command(flatten)]
+    ca: super::CaDirArgs,
 }
 
-pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
+pub fn run(args: Args, out: &Output) -> Result<()> {
     let horizon = match &args.expiring {
         Some(d) => Some(x509::now() + super::renew::duration("--expiring", d)?),
         None => None,
     };
-    let dir = global.ca_dir()?;
+    let dir = args.ca.dir()?;
     // Under the lock, so an interrupted command is finished before its
     // record lines are judged.
     let session = ca::Session::open(&dir, false)?;
@@ -116,14 +119,10 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
     }
     out.json(&json!({
         "ca_dir": dir,
-        "certificates": rows.iter().map(|(e, days, status)| {
-            let mut v = serde_json::to_value(e).expect("entries serialize");
-            v["days_left"] = json!(days);
-            v["file_missing"] = json!(matches!(status, FileStatus::Missing { .. }));
-            v["files_status"] = serde_json::to_value(status).expect("statuses serialize");
-            v["revoked"] = json!(revocation(e));
-            v
-        }).collect::<Vec<_>>(),
+        "certificates": rows
+            .iter()
+            .map(|(e, days, status)| e.listed(*days, status, revocation(e)))
+            .collect::<Vec<_>>(),
         "unreadable_lines": bad,
     }));
     Ok(())

@@ -1,8 +1,6 @@
 //! Command-line parsing and printing. One file per subcommand, each with its
 //! clap arguments and its `run`; the logic lives in the library.
 
-use std::path::PathBuf;
-
 use clap::{Parser, Subcommand};
 
 /// `println!` that ends quietly on a closed pipe and reports a full disk
@@ -25,6 +23,7 @@ mod intermediate;
 mod issue;
 mod keystore;
 mod list;
+mod options;
 mod renew;
 mod revoke;
 mod shell;
@@ -34,76 +33,20 @@ mod trust;
 mod truststore;
 mod verify;
 
+pub use options::{CaDirArgs, OutputArgs, SignerArgs};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "minica",
     version,
     about = "A local certificate authority: root CA, server and client certificates, keystores and truststores",
-    after_help = "Exit codes: 0 success, 1 not valid (verify) or out of date (apply --check), 2 bad input, 3 output exists (use --force), 4 operation failed."
+    after_help = "Exit codes: 0 success, 1 not valid (verify) or out of date (apply --check), 2 bad input, 3 output exists (use --force), 4 operation failed.\n\nExamples:\n  minica issue localhost 127.0.0.1     # a first CA is made on the way\n  minica keystore localhost --format jks --password-env STORE_PW"
 )]
 pub struct Cli {
     #[command(flatten)]
-    pub global: Global,
+    pub output: OutputArgs,
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// Options every command takes; `--help` lists them after the command's
-/// own, under their own heading.
-#[derive(Debug, clap::Args)]
-#[command(next_help_heading = "Global options")]
-pub struct Global {
-    /// The CA directory [default: $XDG_DATA_HOME/minica or ~/.local/share/minica]
-    #[arg(long, global = true, env = "MINICA_CA_DIR", value_name = "DIR")]
-    pub ca_dir: Option<PathBuf>,
-    /// Print one JSON object on stdout instead of text
-    #[arg(long, global = true)]
-    pub json: bool,
-    /// Print nothing but errors
-    #[arg(short, long, global = true)]
-    pub quiet: bool,
-    /// Read the passphrase of an encrypted CA key from FILE [default: MINICA_CA_PASSWORD, else a prompt]
-    #[arg(long, global = true, value_name = "FILE")]
-    pub ca_password_file: Option<PathBuf>,
-    /// Read the CA passphrase from the environment variable VAR
-    #[arg(
-        long,
-        global = true,
-        value_name = "VAR",
-        conflicts_with = "ca_password_file"
-    )]
-    pub ca_password_env: Option<String>,
-    /// Read the CA passphrase from the first line of standard input
-    #[arg(long, global = true, conflicts_with_all = ["ca_password_file", "ca_password_env"])]
-    pub ca_password_stdin: bool,
-    /// Read the user PIN of a PKCS#11 token holding the CA key from FILE [default: MINICA_PKCS11_PIN, else a prompt]
-    #[arg(long, global = true, value_name = "FILE")]
-    pub pkcs11_pin_file: Option<PathBuf>,
-}
-
-impl Global {
-    pub fn unlock(&self) -> minica::cakey::Unlock {
-        minica::cakey::Unlock {
-            // The same three sources as store passwords.
-            source: minica::password::Source {
-                file: self.ca_password_file.clone(),
-                env: self.ca_password_env.clone(),
-                stdin: self.ca_password_stdin,
-                value: None,
-            },
-            pin: minica::password::Source {
-                file: self.pkcs11_pin_file.clone(),
-                ..Default::default()
-            },
-        }
-    }
-
-    pub fn ca_dir(&self) -> Result<PathBuf> {
-        match &self.ca_dir {
-            Some(d) if !d.as_os_str().is_empty() => Ok(d.clone()),
-            _ => minica::ca::default_dir(),
-        }
-    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -112,15 +55,24 @@ pub enum Command {
     Issue(issue::Args),
     Batch(batch::Args),
     Apply(apply::Args),
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  minica ca intermediate daily\n  minica ca encrypt --ca-password-file pass.txt"
+    )]
     Ca(ca_key::Command),
     List(list::Args),
     Csr(csr::Args),
     Keystore(keystore::Args),
     Truststore(truststore::Args),
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  minica store list truststore.p12 --password-env STORE_PW\n  minica store add truststore.p12 --cert partner-root.pem --password-env STORE_PW"
+    )]
     Store(store::Command),
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  minica trust install --store nss\n  minica trust status"
+    )]
     Trust(trust::Command),
     Verify(verify::Args),
     Inspect(inspect::Args),
@@ -128,7 +80,10 @@ pub enum Command {
     NeedsRenewal(renew::NeedsRenewalArgs),
     Revoke(revoke::RevokeArgs),
     Crl(revoke::CrlArgs),
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  minica export caddy acme --out-dir caddy\n  minica export vault --issuer vault --out-dir vault"
+    )]
     Export(export::Command),
     Completions(shell::CompletionsArgs),
     Man(shell::ManArgs),
@@ -137,34 +92,34 @@ pub enum Command {
 impl Cli {
     pub fn output(&self) -> Output {
         Output {
-            json: self.global.json,
-            quiet: self.global.quiet,
+            json: self.output.json,
+            quiet: self.output.quiet,
         }
     }
 
     pub fn run(self) -> Result<i32> {
         let out = self.output();
         match self.command {
-            Command::Init(a) => init::run(a, &self.global, &out),
-            Command::Issue(a) => issue::run(a, &self.global, &out),
-            Command::Batch(a) => batch::run(a, &self.global, &out),
-            Command::Apply(a) => return apply::run(a, &self.global, &out),
-            Command::Ca(c) => ca_key::run(c, &self.global, &out),
-            Command::List(a) => list::run(a, &self.global, &out),
-            Command::Csr(a) => csr::run(a, &self.global, &out),
-            Command::Keystore(a) => keystore::run(a, &self.global, &out),
-            Command::Truststore(a) => truststore::run(a, &self.global, &out),
+            Command::Init(a) => init::run(a, &out),
+            Command::Issue(a) => issue::run(a, &out),
+            Command::Batch(a) => batch::run(a, &out),
+            Command::Apply(a) => return apply::run(a, &out),
+            Command::Ca(c) => ca_key::run(c, &out),
+            Command::List(a) => list::run(a, &out),
+            Command::Csr(a) => csr::run(a, &out),
+            Command::Keystore(a) => keystore::run(a, &out),
+            Command::Truststore(a) => truststore::run(a, &out),
             Command::Store(c) => store::run(c, &out),
-            Command::Verify(a) => return verify::run(a, &self.global, &out),
-            Command::Trust(c) => return trust::run(c, &self.global, &out),
-            Command::Inspect(a) => inspect::run(a, &self.global, &out),
-            Command::Renew(a) => renew::renew(a, &self.global, &out),
-            Command::NeedsRenewal(a) => return renew::needs_renewal(a, &self.global, &out),
-            Command::Revoke(a) => revoke::revoke(a, &self.global, &out),
-            Command::Crl(a) => revoke::crl(a, &self.global, &out),
+            Command::Verify(a) => return verify::run(a, &out),
+            Command::Trust(c) => return trust::run(c, &out),
+            Command::Inspect(a) => inspect::run(a, &out),
+            Command::Renew(a) => renew::renew(a, &out),
+            Command::NeedsRenewal(a) => return renew::needs_renewal(a, &out),
+            Command::Revoke(a) => revoke::revoke(a, &out),
+            Command::Crl(a) => revoke::crl(a, &out),
             Command::Completions(a) => shell::completions(a),
             Command::Man(a) => shell::man(a, &out),
-            Command::Export(c) => export::run(c, &self.global, &out),
+            Command::Export(c) => export::run(c, &out),
         }?;
         Ok(exit::OK)
     }
@@ -198,10 +153,13 @@ impl Output {
         }
     }
 
-    /// The JSON result (only with --json; -q does not silence what was asked for).
+    /// The JSON result (only with --json; -q does not silence what was
+    /// asked for), with the schema version every document carries
+    /// (docs/json.md). Every command prints through here.
     pub fn json(&self, value: &serde_json::Value) {
         if self.json {
-            stdout_line(&serde_json::to_string_pretty(value).expect("JSON values serialize"));
+            let doc = minica::json::versioned(value);
+            stdout_line(&serde_json::to_string_pretty(&doc).expect("JSON values serialize"));
         }
     }
 

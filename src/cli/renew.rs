@@ -7,7 +7,7 @@ use minica::renew::{self, Threshold, Which};
 use minica::{certs, verify, x509};
 use serde_json::json;
 
-use super::{Global, Output, show_path};
+use super::{Output, show_path};
 
 /// Renew certificates: same names, profile, lifetime and issuer, a new serial, over the old files
 #[derive(Debug, clap::Args)]
@@ -28,6 +28,8 @@ pub struct RenewArgs {
     /// certificate, to write it again too (a PEM one always is)
     #[command(flatten)]
     password: super::stores::PasswordArgs,
+    #[command(flatten)]
+    ca: super::SignerArgs,
 }
 
 pub fn duration(flag: &str, s: &str) -> Result<time::Duration> {
@@ -38,8 +40,8 @@ pub fn duration(flag: &str, s: &str) -> Result<time::Duration> {
     })
 }
 
-pub fn renew(args: RenewArgs, global: &Global, out: &Output) -> Result<()> {
-    let dir = global.ca_dir()?;
+pub fn renew(args: RenewArgs, out: &Output) -> Result<()> {
+    let dir = args.ca.dir()?;
     let which = match (&args.what, &args.expiring) {
         (_, Some(d)) => Which::Expiring(duration("--expiring", d)?),
         (Some(w), None) => Which::One(w.clone()),
@@ -56,7 +58,7 @@ pub fn renew(args: RenewArgs, global: &Global, out: &Output) -> Result<()> {
     };
     let done = renew::renew(
         &dir,
-        &global.unlock(),
+        &args.ca.unlock(),
         which,
         args.rekey,
         password.as_deref().map(String::as_str),
@@ -91,23 +93,26 @@ pub fn renew(args: RenewArgs, global: &Global, out: &Output) -> Result<()> {
 
 /// Exit 0 when a certificate needs renewal, 1 when it does not (as step's)
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  minica needs-renewal app.test/cert.pem && minica renew app.test\n  minica needs-renewal cert.pem --within 30d"
+)]
 pub struct NeedsRenewalArgs {
     /// A certificate (PEM or DER; the first of a bundle)
     file: PathBuf,
     /// Due when it expires within this time (30d, 1d12h, 2weeks, 1month)
-    #[arg(long, value_name = "DURATION", conflicts_with = "at")]
+    #[arg(long, value_name = "DURATION", conflicts_with = "fraction")]
     within: Option<String>,
     /// Due when this part of its lifetime has passed: 2/3, 66%, 0.66 [default: 2/3]
     #[arg(long, value_name = "FRACTION")]
-    at: Option<String>,
+    fraction: Option<String>,
 }
 
-pub fn needs_renewal(args: NeedsRenewalArgs, _global: &Global, out: &Output) -> Result<i32> {
-    let threshold = match (&args.within, &args.at) {
+pub fn needs_renewal(args: NeedsRenewalArgs, out: &Output) -> Result<i32> {
+    let threshold = match (&args.within, &args.fraction) {
         (Some(d), _) => Threshold::Within(duration("--within", d)?),
         (None, Some(f)) => Threshold::At(renew::parse_fraction(f).ok_or_else(|| {
             Error::usage(format!(
-                "--at {f:?}: give a fraction from 0 to 1: 2/3, 66% or 0.66"
+                "--fraction {f:?}: give a fraction from 0 to 1: 2/3, 66% or 0.66"
             ))
         })?),
         (None, None) => Threshold::At(2.0 / 3.0),

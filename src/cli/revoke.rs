@@ -8,7 +8,7 @@ use minica::revoke::{self, CrlIssuer};
 use minica::x509;
 use serde_json::json;
 
-use super::{Global, Output, show_path};
+use super::{Output, show_path};
 
 /// Revoke a certificate this CA issued (then publish a CRL with `minica crl`)
 #[derive(Debug, clap::Args)]
@@ -22,10 +22,12 @@ pub struct RevokeArgs {
     /// superseded, cessationOfOperation, certificateHold, privilegeWithdrawn
     #[arg(long, default_value = "unspecified")]
     reason: String,
+    #[command(flatten)]
+    ca: super::CaDirArgs,
 }
 
-pub fn revoke(args: RevokeArgs, global: &Global, out: &Output) -> Result<()> {
-    let dir = global.ca_dir()?;
+pub fn revoke(args: RevokeArgs, out: &Output) -> Result<()> {
+    let dir = args.ca.dir()?;
     let r = revoke::revoke(&dir, &args.what, &args.reason)?;
     if r.already {
         out.note(format!("{} was already revoked ({})", r.serial, r.reason));
@@ -33,7 +35,11 @@ pub fn revoke(args: RevokeArgs, global: &Global, out: &Output) -> Result<()> {
     out.text(format!(
         "Revoked {} ({}), reason {}. Publish it: `minica crl{}`.",
         r.serial,
-        r.names.join(", "),
+        r.names
+            .iter()
+            .map(|n| n.value.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
         r.reason,
         r.issuer
             .as_ref()
@@ -46,6 +52,9 @@ pub fn revoke(args: RevokeArgs, global: &Global, out: &Output) -> Result<()> {
 
 /// Write a CRL: every certificate the CA revoked, signed by it
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  minica crl --out crl.pem                       # the CRL of the CA that signs leaves\n  minica crl --root --out root.crl"
+)]
 pub struct CrlArgs {
     /// The intermediate whose CRL to write [default: the CA that signs leaves]
     #[arg(long, value_name = "NAME", conflicts_with = "root")]
@@ -59,10 +68,12 @@ pub struct CrlArgs {
     /// Also write it to FILE (replaced if it exists)
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    ca: super::SignerArgs,
 }
 
-pub fn crl(args: CrlArgs, global: &Global, out: &Output) -> Result<()> {
-    let dir = global.ca_dir()?;
+pub fn crl(args: CrlArgs, out: &Output) -> Result<()> {
+    let dir = args.ca.dir()?;
     let issuer = match (args.root, args.issuer) {
         (true, _) => CrlIssuer::Root,
         (false, Some(n)) => CrlIssuer::Intermediate(n),
@@ -70,7 +81,7 @@ pub fn crl(args: CrlArgs, global: &Global, out: &Output) -> Result<()> {
     };
     let made = revoke::crl(
         &dir,
-        &global.unlock(),
+        &args.ca.unlock(),
         issuer,
         args.days,
         args.out.as_deref(),

@@ -20,11 +20,13 @@ pub struct CompletionsArgs {
 
 /// Write a man page for minica and each of its commands
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  minica man --out ~/.local/share/man/man1 && man minica-issue")]
+#[command(
+    after_help = "Example:\n  minica man --out-dir ~/.local/share/man/man1 && man minica-issue"
+)]
 pub struct ManArgs {
     /// The directory for minica.1 and minica-COMMAND.1
     #[arg(long, value_name = "DIR")]
-    out: PathBuf,
+    out_dir: PathBuf,
     /// Replace existing pages
     #[arg(long)]
     force: bool,
@@ -64,11 +66,11 @@ fn pages(cmd: &clap::Command, prefix: &str, out: &mut Vec<(String, Vec<u8>)>) ->
 pub fn man(a: ManArgs, out: &Output) -> Result<()> {
     let mut all = Vec::new();
     pages(&Cli::command(), "", &mut all)?;
-    fsx::create_dir(&a.out)?;
+    fsx::create_dir(&a.out_dir)?;
     let mut plan = txn::Plan::standalone();
     for (file, bytes) in &all {
         plan.write(
-            &a.out.join(file),
+            &a.out_dir.join(file),
             bytes.clone(),
             fsx::PUBLIC,
             txn::Replace::from_force(a.force),
@@ -78,10 +80,10 @@ pub fn man(a: ManArgs, out: &Output) -> Result<()> {
     out.text(format!(
         "Wrote {} man pages in {} (minica.1, minica-issue.1, ...).",
         all.len(),
-        show_path(&a.out)
+        show_path(&a.out_dir)
     ));
     out.json(&serde_json::json!({
-        "dir": a.out,
+        "dir": a.out_dir,
         "pages": all.iter().map(|(f, _)| f).collect::<Vec<_>>(),
     }));
     Ok(())

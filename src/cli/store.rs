@@ -31,6 +31,7 @@ pub enum Command {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  minica store list truststore.jks --password-env STORE_PW")]
 pub struct ListArgs {
     file: PathBuf,
     #[command(flatten)]
@@ -63,6 +64,9 @@ pub struct AddArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  minica store remove truststore.p12 old-root\n  minica store remove cacerts --expired --password-file pw"
+)]
 pub struct RemoveArgs {
     file: PathBuf,
     /// The alias of the entry to remove
@@ -128,6 +132,9 @@ pub struct ConvertArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  minica store passwd keystore.p12 --password-file old --new-password-file new"
+)]
 pub struct PasswdArgs {
     file: PathBuf,
     #[command(flatten)]
@@ -137,6 +144,9 @@ pub struct PasswdArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  minica store merge all.p12 a.p12 b.jks --password-env STORE_PW"
+)]
 pub struct MergeArgs {
     output: PathBuf,
     /// The stores to merge (one password for all: --password-*)
@@ -152,12 +162,15 @@ pub struct MergeArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  minica store export app.p12 web --out-dir web --password-file pw   # key.pem, cert.pem, chain.pem"
+)]
 pub struct ExportArgs {
     file: PathBuf,
     alias: String,
     /// The directory for key.pem, cert.pem and chain.pem
     #[arg(long, value_name = "DIR")]
-    out: PathBuf,
+    out_dir: PathBuf,
     /// Replace existing files
     #[arg(long)]
     force: bool,
@@ -394,7 +407,7 @@ fn export(a: ExportArgs, out: &Output) -> Result<()> {
     let pw = store_password(&a.password)?;
     let opened = manage::open(&a.file, &pw)?;
     let entry = manage::key_entry(&a.file, &opened, &a.alias)?;
-    let files = manage::export(&entry, &a.out, a.force)?;
+    let files = manage::export(&entry, &a.out_dir, a.force)?;
     out.text(format!(
         "Exported {} from {}:\n{}",
         entry.alias,

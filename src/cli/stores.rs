@@ -118,12 +118,12 @@ pub fn is_stdout(p: &Path) -> bool {
     p == Path::new("-")
 }
 
-/// `--out -` where `--out` is a directory (issue, csr, batch): refused,
+/// `--out-dir -` (issue, csr, batch): refused,
 /// since one stream cannot hold a certificate, its key and its chain.
 pub fn refuse_stdout_dir(command: &str, out: Option<&Path>) -> Result<()> {
     match out {
         Some(p) if is_stdout(p) => Err(Error::usage(format!(
-            "--out names a directory for `minica {command}` (cert.pem, key.pem, ...); `-` (standard output) holds one file: use `minica keystore ... --out -` for a single store"
+            "--out-dir names a directory for `minica {command}` (cert.pem, key.pem, ...); `-` (standard output) holds one file: use `minica keystore ... --out -` for a single store"
         ))),
         _ => Ok(()),
     }

@@ -7,18 +7,30 @@ use minica::error::{Result, exit};
 use minica::trust::{self, Action, Options, Report, Root, StoreKind, export};
 use serde_json::json;
 
-use super::{Global, Output, show_path};
+use super::{Output, show_path};
 
 /// Trust the CA's root in the system store, the browsers' NSS databases and Java
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Where the root is trusted now: one line per store, and why (exit 1 when not everywhere)
+    #[command(
+        after_help = "Examples:\n  minica trust status\n  minica trust status --store nss --json"
+    )]
     Status(StoreArgs),
     /// Add the root to the stores (default: every store found); exit 4 if one could not be done
+    #[command(
+        after_help = "Examples:\n  minica trust install --store nss\n  sudo minica trust install --store system --ca-dir ~/.local/share/minica"
+    )]
     Install(StoreArgs),
     /// Remove exactly what install added, nothing else
+    #[command(
+        after_help = "Example:\n  sudo minica trust uninstall --ca-dir ~/.local/share/minica"
+    )]
     Uninstall(StoreArgs),
     /// Write the root for devices minica cannot reach (iOS/macOS profile, Android DER)
+    #[command(
+        after_help = "Examples:\n  minica trust export --format mobileconfig     # for iOS and macOS\n  minica trust export --format der --out root.crt  # for Android"
+    )]
     Export(ExportArgs),
 }
 
@@ -30,6 +42,8 @@ pub struct StoreArgs {
     /// The password of the JDK's cacerts, read from FILE [default: changeit]
     #[arg(long, value_name = "FILE")]
     java_password_file: Option<PathBuf>,
+    #[command(flatten)]
+    ca: super::CaDirArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -42,17 +56,22 @@ pub struct ExportArgs {
     /// Replace existing files
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    ca: super::CaDirArgs,
 }
 
-pub fn run(cmd: Command, global: &Global, out: &Output) -> Result<i32> {
-    let ca_dir = global.ca_dir()?;
-    let root = Root::load(&ca_dir)?;
+pub fn run(cmd: Command, out: &Output) -> Result<i32> {
     let (args, action, verb) = match cmd {
-        Command::Export(a) => return run_export(a, &root, out),
+        Command::Export(a) => {
+            let root = Root::load(&a.ca.dir()?)?;
+            return run_export(a, &root, out);
+        }
         Command::Status(a) => (a, Action::Status, "status"),
         Command::Install(a) => (a, Action::Install, "install"),
         Command::Uninstall(a) => (a, Action::Uninstall, "uninstall"),
     };
+    let ca_dir = args.ca.dir()?;
+    let root = Root::load(&ca_dir)?;
     let mut opts = Options::from_env();
     if let Some(f) = &args.java_password_file {
         let pw = minica::fsx::read(f)?;
@@ -124,12 +143,22 @@ fn print(report: &Report, root: &Root, action: Action, out: &Output) {
         })
         .collect();
     out.json(&json!({
-        "root": { "name": root.cn, "sha256": root.sha256, "unique_name": root.unique_name() },
+        "root": root_json(root),
         "action": key,
         "ok": report.all_ok(),
         "stores": stores,
         "warnings": report.warnings,
     }));
+}
+
+/// The root, as every `trust` command reports it: its fingerprint named
+/// and written as `inspect` and `verify` write certificates'.
+fn root_json(root: &Root) -> serde_json::Value {
+    json!({
+        "name": root.cn,
+        "sha256_fingerprint": minica::inspect::fingerprint(&root.der),
+        "unique_name": root.unique_name(),
+    })
 }
 
 fn run_export(args: ExportArgs, root: &Root, out: &Output) -> Result<i32> {
@@ -152,7 +181,7 @@ fn run_export(args: ExportArgs, root: &Root, out: &Output) -> Result<i32> {
         "file": done.file,
         "format": done.format,
         "instructions": done.instructions,
-        "root": { "name": root.cn, "sha256": root.sha256 },
+        "root": root_json(root),
     }));
     Ok(exit::OK)
 }

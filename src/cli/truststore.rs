@@ -7,10 +7,13 @@ use minica::{ca, stores};
 use serde_json::json;
 
 use super::stores::{FormatArgs, PasswordArgs, default_path, write};
-use super::{Global, Output, show_path};
+use super::{Output, show_path};
 
 /// Write a truststore: the CA's root (and --add certificates) as trusted entries, no keys
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  minica truststore --format jks --password-env STORE_PW\n  minica truststore --format pem --add partner-root.pem --out trust.pem"
+)]
 pub struct Args {
     /// Another CA certificate file to trust (PEM bundle or DER); repeatable
     #[arg(long, value_name = "FILE")]
@@ -29,6 +32,8 @@ pub struct Args {
     /// Replace an existing file
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    ca: super::CaDirArgs,
 }
 
 /// Refuses --add certificates that are not CAs, unless --allow-leaf; with
@@ -71,7 +76,7 @@ pub fn entries(ca_dir: &Path, add: &[PathBuf]) -> Result<Vec<stores::TrustedEntr
     stores::trusted_from_files(&files)
 }
 
-pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
+pub fn run(args: Args, out: &Output) -> Result<()> {
     let path = args
         .out
         .clone()
@@ -80,7 +85,7 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<()> {
         minica::fsx::refuse_existing([path.as_path()], args.force, None)?;
     }
     check_added(&args.add, args.allow_leaf, out)?;
-    let trusted = entries(&global.ca_dir()?, &args.add)?;
+    let trusted = entries(&args.ca.dir()?, &args.add)?;
     let password = args.password.get(args.format.format, out)?;
     let bytes = stores::write_truststore(
         args.format.format,

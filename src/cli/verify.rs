@@ -15,8 +15,8 @@ use minica::verify::{self, CrlScope, More, Options, Purpose};
 use minica::{ca, certs, crl, fsx, keys, stores, x509};
 use rustls_pki_types::CertificateDer;
 
+use super::Output;
 use super::stores::PasswordArgs;
-use super::{Global, Output};
 
 /// Check a certificate chain: path to a trusted root, validity, host, purpose, revocation, key
 ///
@@ -26,6 +26,9 @@ use super::{Global, Output};
 /// certificates given. Give https://HOST[:PORT] to check what a live server
 /// sends.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  minica verify app.test/chain.pem --host app.test --expires-within 30d\n  minica verify https://app.test:8443 --ca ca.pem"
+)]
 pub struct Args {
     /// PEM bundle (leaf first), DER certificate, PKCS#12/JKS keystore, `-` for standard input, or https://HOST[:PORT] to fetch
     file: Option<PathBuf>,
@@ -76,9 +79,11 @@ pub struct Args {
     key: Option<PathBuf>,
     #[command(flatten)]
     password: PasswordArgs,
+    #[command(flatten)]
+    ca_dir: super::CaDirArgs,
 }
 
-pub fn run(args: Args, global: &Global, out: &Output) -> Result<i32> {
+pub fn run(args: Args, out: &Output) -> Result<i32> {
     // One password for the stores involved, asked for at most once.
     let cell: OnceLock<Secret> = OnceLock::new();
     let password = || -> Result<Secret> {
@@ -117,7 +122,7 @@ pub fn run(args: Args, global: &Global, out: &Output) -> Result<i32> {
 
     // Local inputs are checked before any connection is made.
     let anchors = if endpoint.is_some() || args.file.is_some() {
-        anchors(&args, global, &password)?
+        anchors(&args, &password)?
     } else {
         Vec::new()
     };
@@ -281,7 +286,6 @@ fn served(chain: &[CertificateDer<'_>]) -> Vec<serde_json::Value> {
 
 fn anchors(
     args: &Args,
-    global: &Global,
     password: &dyn Fn() -> Result<Secret>,
 ) -> Result<Vec<CertificateDer<'static>>> {
     let mut anchors = Vec::new();
@@ -305,7 +309,7 @@ fn anchors(
         anchors.extend(contents.trusted.into_iter().map(|t| t.cert));
     }
     if args.ca.is_empty() && args.truststore.is_none() {
-        let dir = global.ca_dir()?;
+        let dir = args.ca_dir.dir()?;
         let root = dir.join(ca::CERT_FILE);
         if !root.exists() {
             return Err(Error::bad_file_fix(

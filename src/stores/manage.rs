@@ -30,9 +30,14 @@ pub struct Listed {
     pub subject: String,
     #[serde(with = "time::serde::rfc3339")]
     pub not_after: time::OffsetDateTime,
-    /// SHA-256 of the (leaf) certificate, hex.
+    /// SHA-256 of the (leaf) certificate, lower-case hex (what
+    /// `--fingerprint` is matched against); in `--json` as
+    /// `sha256_fingerprint`, in the form `inspect` and `verify` print.
+    #[serde(rename = "sha256_fingerprint", serialize_with = "as_fingerprint")]
     pub sha256: String,
-    /// Certificates in a key entry's chain.
+    /// Certificates in a key entry's chain (`chain_length`, as `keystore`
+    /// reports it).
+    #[serde(rename = "chain_length")]
     pub chain: usize,
 }
 
@@ -159,6 +164,16 @@ fn contents_of(path: &Path, file: &Pkcs12File, password: &str) -> Result<Content
 /// The alias minica gives a certificate: its display name, Java-folded.
 pub fn alias_of(der: &[u8]) -> String {
     super::alias_for(&certs::display_name(der).unwrap_or_else(|| "certificate".into()))
+}
+
+/// Hex as `inspect::fingerprint` writes it: AB:CD:...
+fn as_fingerprint<S: serde::Serializer>(hex: &str, s: S) -> std::result::Result<S::Ok, S::Error> {
+    let pairs: Vec<String> = hex
+        .as_bytes()
+        .chunks(2)
+        .map(|p| String::from_utf8_lossy(p).to_uppercase())
+        .collect();
+    s.serialize_str(&pairs.join(":"))
 }
 
 fn sha256_hex(der: &[u8]) -> String {
