@@ -60,7 +60,7 @@ fn a_second_run_does_nothing_and_check_agrees() {
     let r = apply(&env, &["--json"]).ok();
     let j = r.json();
     assert_eq!(j["changed"], true);
-    let actions: Vec<&str> = j["applied"]["certificates"]
+    let actions: Vec<&str> = j["certificates"]
         .as_array()
         .unwrap()
         .iter()

@@ -12,7 +12,7 @@ use super::{Output, SignerArgs, show_path};
 /// Make a test environment match a manifest: create what is missing, renew what expires, re-issue what changed, leave the rest
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  minica apply env.toml                 # make or bring up to date\n  minica apply env.toml --check         # in CI: exit 1 if anything is out of date\n  minica apply examples/kafka/env.toml --json\n\nThe manifest format is in the README (\"A whole environment from one file\") and examples/kafka/env.toml."
+    after_help = "The manifest's format: the README (\"A whole environment from one file\") and examples/kafka/env.toml.\n\nExamples:\n  minica apply env.toml                 # make or bring up to date\n  minica apply env.toml --check         # in CI: exit 1 if anything is out of date\n  minica apply examples/kafka/env.toml --json"
 )]
 pub struct Args {
     /// The manifest (TOML)
