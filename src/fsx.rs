@@ -314,7 +314,12 @@ pub fn lock_in_place(path: &Path) -> Result<File> {
 }
 
 /// Makes renames durable: the directory entries themselves must reach the disk.
+/// Windows cannot open a directory as a file to flush it; NTFS journals
+/// its entries itself.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    if cfg!(windows) {
+        return Ok(());
+    }
     File::open(dir)?.sync_all()
 }
 
@@ -453,13 +458,10 @@ pub fn sync_filesystems<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result
 
 /// Without syncfs each file was flushed as it was written
 /// ([`Durability::sync_file`]); what is left is the directories' entries.
-/// Windows cannot open a directory to flush it (NTFS journals its entries).
 #[cfg(not(target_os = "linux"))]
 pub fn sync_filesystems<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result<()> {
     for dir in paths {
-        if cfg!(unix) {
-            sync_dir(dir).map_err(|e| Error::io("flush to disk", dir, e))?;
-        }
+        sync_dir(dir).map_err(|e| Error::io("flush to disk", dir, e))?;
     }
     Ok(())
 }
