@@ -13,7 +13,6 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
 
 use std::path::{Path, PathBuf};
 
@@ -30,7 +29,7 @@ use crate::cakey::{self, CaKey, Unlock};
 use crate::config::CaConfig;
 use crate::constraints::{Constraints, Permit};
 use crate::error::{Error, Result};
-use crate::{fsx, keys, pkcs11, record, txn, x509};
+use crate::{fsx, keys, pkcs11, platform, record, txn, x509};
 
 pub const CERT_FILE: &str = "ca.pem";
 pub const KEY_FILE: &str = "ca-key.pem";
@@ -40,13 +39,12 @@ pub const CRL_FILE: &str = "crl.pem";
 const LOCK_FILE: &str = ".lock";
 
 /// The CA directory when neither `--ca-dir` nor `MINICA_CA_DIR` is given:
-/// `$XDG_DATA_HOME/minica`, else `~/.local/share/minica` (XDG Base Directory).
+/// `minica` in the user's data directory: on Linux `$XDG_DATA_HOME/minica`,
+/// else `~/.local/share/minica` (XDG Base Directory); on macOS
+/// `~/Library/Application Support/minica`; on Windows `%APPDATA%\minica`.
 pub fn default_dir() -> Result<PathBuf> {
-    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(d).join("minica"));
-    }
-    match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
-        Some(home) => Ok(PathBuf::from(home).join(".local/share/minica")),
+    match platform::data_dir() {
+        Some(d) => Ok(d.join("minica")),
         None => Err(Error::usage(
             "cannot find a home directory for the CA: pass --ca-dir or set MINICA_CA_DIR",
         )),
@@ -90,14 +88,13 @@ pub struct Lock(#[allow(dead_code)] File);
 /// lock file is opened without following a link planted in its place.
 fn lock(dir: &Path) -> Result<Lock> {
     let path = dir.join(LOCK_FILE);
-    let f = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&path)
-        .map_err(|e| fsx::nofollow_error(&path, e))?;
+    let mut o = OpenOptions::new();
+    let f = platform::no_follow(platform::set_mode(
+        o.create(true).truncate(false).write(true),
+        0o600,
+    ))
+    .open(&path)
+    .map_err(|e| fsx::nofollow_error(&path, e))?;
     f.lock()
         .map_err(|e| Error::io("lock the CA directory with", &path, e))?;
     Ok(Lock(f))
@@ -501,8 +498,10 @@ fn incomplete(dir: &Path, present: &[&str], missing: &[&str]) -> Error {
 /// user, writable by group or others, a key others can read, or a link
 /// planted in place of one of minica's files.
 fn check_safe(dir: &Path) -> Result<()> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
+    // Windows has no Unix owners or modes: its ACLs are not checked here.
+    let Some(me) = platform::euid() else {
+        return Ok(());
+    };
     let m = fs::metadata(dir).map_err(|e| Error::io("open the CA directory", dir, e))?;
     check_owner_mode(dir, &m, me, 0o022, "chmod go-w")?;
     for name in CA_FILES.into_iter().chain([LOCK_FILE, txn::JOURNAL_DIR]) {
@@ -511,12 +510,7 @@ fn check_safe(dir: &Path) -> Result<()> {
             Ok(m) => m,
             Err(_) => continue,
         };
-        if m.file_type().is_symlink() {
-            return Err(fsx::nofollow_error(
-                &p,
-                io::Error::from_raw_os_error(libc::ELOOP),
-            ));
-        }
+        check_not_link(&p, &m)?;
         if name == KEY_FILE {
             check_owner_mode(&p, &m, me, 0o077, "chmod 600")?;
         } else {
@@ -553,10 +547,7 @@ fn check_safe(dir: &Path) -> Result<()> {
 
 fn check_not_link(p: &Path, m: &fs::Metadata) -> Result<()> {
     if m.file_type().is_symlink() {
-        return Err(fsx::nofollow_error(
-            p,
-            io::Error::from_raw_os_error(libc::ELOOP),
-        ));
+        return Err(fsx::link_error(p));
     }
     Ok(())
 }
@@ -568,13 +559,14 @@ fn check_owner_mode(
     forbidden: u32,
     fix: &str,
 ) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    if m.uid() != me {
+    let Some((uid, mode)) = platform::owner_and_mode(m) else {
+        return Ok(());
+    };
+    if uid != me {
         return Err(Error::bad_file_fix(
             path,
             format!(
-                "is owned by user {}, not by you (user {me}), who could then replace the CA or read its key",
-                m.uid()
+                "is owned by user {uid}, not by you (user {me}), who could then replace the CA or read its key"
             ),
             format!(
                 "run `chown {me} {}`, or use a CA directory of your own",
@@ -582,7 +574,7 @@ fn check_owner_mode(
             ),
         ));
     }
-    let mode = m.mode() & 0o777;
+    let mode = mode & 0o777;
     if mode & forbidden != 0 {
         let who = match (mode & forbidden & 0o070 != 0, mode & forbidden & 0o007 != 0) {
             (true, true) => "its group and everyone else",

@@ -6,15 +6,20 @@
 //! file under the real name. Files are created with their final
 //! mode (keys 0600) rather than chmod-ed afterwards, so a secret is never
 //! readable by others, not even for an instant.
+//!
+//! The unnamed file, renameat2 and syncfs are Linux's; elsewhere files are
+//! staged under a hidden name and given theirs by tempfile's no-clobber
+//! persist (src/platform.rs), and each file is flushed as it is written.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+#[cfg(target_os = "linux")]
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::error::{Error, Result};
+use crate::platform;
 
 /// Mode for private keys and other secrets.
 pub const PRIVATE: u32 = 0o600;
@@ -36,7 +41,7 @@ fn create_dir_with_mode(dir: &Path, mode: u32) -> Result<()> {
     if dir.as_os_str().is_empty() {
         return Ok(());
     }
-    match fs::DirBuilder::new().recursive(true).mode(mode).create(dir) {
+    match platform::create_dir_all(dir, mode) {
         Ok(()) if dir.is_dir() => Ok(()),
         Ok(()) => Err(Error::bad_file(dir, "exists but is not a directory")),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists || dir.is_file() => {
@@ -56,9 +61,10 @@ pub struct Staged {
 enum Body {
     /// An unnamed file (O_TMPFILE): if the process dies, it vanishes with
     /// it, so not even a temporary name is left on disk.
+    #[cfg(target_os = "linux")]
     Anonymous(File),
     /// A hidden temporary name beside the destination, for file systems
-    /// without O_TMPFILE; removed on drop.
+    /// (and systems) without O_TMPFILE; removed on drop.
     Named(Option<PathBuf>),
 }
 
@@ -90,6 +96,17 @@ pub enum Durability {
     Deferred,
 }
 
+impl Durability {
+    /// Flushes a just-written file now unless a later `sync_filesystems`
+    /// will. Only Linux has syncfs; elsewhere every file is flushed here.
+    pub fn sync_file(self, f: &File) -> io::Result<()> {
+        match self {
+            Durability::Deferred if cfg!(target_os = "linux") => Ok(()),
+            _ => f.sync_all(),
+        }
+    }
+}
+
 /// The directory a path is in, "." for a bare file name.
 pub fn parent_dir(dest: &Path) -> &Path {
     match dest.parent() {
@@ -100,47 +117,59 @@ pub fn parent_dir(dest: &Path) -> &Path {
 
 /// Linking an O_TMPFILE file goes through /proc/self/fd (linkat with
 /// AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH).
+#[cfg(target_os = "linux")]
 fn proc_fd_available() -> bool {
     static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *AVAILABLE.get_or_init(|| Path::new("/proc/self/fd").is_dir())
 }
 
+/// An unnamed file in `dest`'s directory, where the system and the file
+/// system offer one (Linux's O_TMPFILE).
+#[cfg(target_os = "linux")]
+fn open_unnamed(dest: &Path, mode: u32) -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if !proc_fd_available() {
+        return None;
+    }
+    let mut o = OpenOptions::new();
+    platform::set_mode(o.write(true), mode)
+        .custom_flags(libc::O_TMPFILE)
+        .open(parent_dir(dest))
+        .ok()
+}
+
 fn stage_with(dest: &Path, contents: &[u8], mode: u32, durability: Durability) -> Result<Staged> {
-    let anonymous = if proc_fd_available() {
-        OpenOptions::new()
-            .write(true)
-            .mode(mode)
-            .custom_flags(libc::O_TMPFILE)
-            .open(parent_dir(dest))
-            .ok()
-    } else {
-        None
-    };
-    let (mut f, body) = match anonymous {
-        Some(f) => {
-            let clone = f.try_clone().map_err(|e| Error::io("write", dest, e))?;
-            (clone, Body::Anonymous(f))
-        }
-        None => {
-            let tmp = temp_name(dest);
-            let f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(mode)
-                .open(&tmp)
-                .map_err(|e| Error::io("write", dest, e))?;
-            (f, Body::Named(Some(tmp)))
-        }
-    };
+    #[cfg(target_os = "linux")]
+    if let Some(f) = open_unnamed(dest, mode) {
+        let clone = f.try_clone().map_err(|e| Error::io("write", dest, e))?;
+        return fill(clone, Body::Anonymous(f), dest, contents, durability);
+    }
+    stage_named(dest, contents, mode, durability)
+}
+
+/// Stages under a hidden temporary name beside `dest`.
+fn stage_named(dest: &Path, contents: &[u8], mode: u32, durability: Durability) -> Result<Staged> {
+    let tmp = temp_name(dest);
+    let mut o = OpenOptions::new();
+    let f = platform::set_mode(o.write(true).create_new(true), mode)
+        .open(&tmp)
+        .map_err(|e| Error::io("write", dest, e))?;
+    fill(f, Body::Named(Some(tmp)), dest, contents, durability)
+}
+
+fn fill(
+    mut f: File,
+    body: Body,
+    dest: &Path,
+    contents: &[u8],
+    durability: Durability,
+) -> Result<Staged> {
     let staged = Staged {
         body,
         dest: dest.to_path_buf(),
     };
     f.write_all(contents)
-        .and_then(|()| match durability {
-            Durability::Now => f.sync_all(),
-            Durability::Deferred => Ok(()),
-        })
+        .and_then(|()| durability.sync_file(&f))
         .map_err(|e| Error::io("write", dest, e))?;
     Ok(staged)
 }
@@ -155,6 +184,7 @@ impl Staged {
 
     fn rename(mut self, overwrite: bool) -> Result<()> {
         let result = match &mut self.body {
+            #[cfg(target_os = "linux")]
             Body::Anonymous(f) => {
                 let proc_path = PathBuf::from(format!("/proc/self/fd/{}", f.as_raw_fd()));
                 match link_follow(&proc_path, &self.dest) {
@@ -213,6 +243,7 @@ impl Drop for Staged {
 
 /// linkat(2) following the /proc/self/fd symlink to the unnamed file;
 /// fails with AlreadyExists rather than replacing.
+#[cfg(target_os = "linux")]
 fn link_follow(from: &Path, to: &Path) -> io::Result<()> {
     let from = cstr(from)?;
     let to = cstr(to)?;
@@ -233,6 +264,7 @@ fn link_follow(from: &Path, to: &Path) -> io::Result<()> {
     }
 }
 
+#[cfg(target_os = "linux")]
 fn cstr(p: &Path) -> io::Result<std::ffi::CString> {
     use std::os::unix::ffi::OsStrExt;
     std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(|_| io::ErrorKind::InvalidInput.into())
@@ -240,6 +272,7 @@ fn cstr(p: &Path) -> io::Result<std::ffi::CString> {
 
 /// rename(2) that fails with AlreadyExists instead of replacing
 /// (renameat2 RENAME_NOREPLACE, Linux 3.15+).
+#[cfg(target_os = "linux")]
 pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
     let from = cstr(from)?;
     let to = cstr(to)?;
@@ -260,12 +293,10 @@ pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
     }
 }
 
-/// Makes renames durable: the directory entries themselves must reach the disk.
-/// Whether minica runs as root (it may then restore a replaced file's owner).
-pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
+#[cfg(not(target_os = "linux"))]
+pub use crate::platform::rename_noreplace;
+
+pub use crate::platform::is_root;
 
 /// Locks the file at `path` itself, for a read-modify-replace of a file
 /// that is not ours to put a lock file beside (the JDK's cacerts). The
@@ -273,19 +304,22 @@ pub fn is_root() -> bool {
 /// still name the locked file; if another process replaced it meanwhile,
 /// the lock is taken again on the new one.
 pub fn lock_in_place(path: &Path) -> Result<File> {
-    use std::os::unix::fs::MetadataExt;
     loop {
         let f = File::open(path).map_err(|e| Error::io("open", path, e))?;
         f.lock().map_err(|e| Error::io("lock", path, e))?;
-        let held = f.metadata().map_err(|e| Error::io("read", path, e))?;
-        let now = std::fs::metadata(path).map_err(|e| Error::io("read", path, e))?;
-        if (held.dev(), held.ino()) == (now.dev(), now.ino()) {
+        if platform::is_same_file(&f, path).map_err(|e| Error::io("read", path, e))? {
             return Ok(f);
         }
     }
 }
 
+/// Makes renames durable: the directory entries themselves must reach the disk.
+/// Windows cannot open a directory as a file to flush it; NTFS journals
+/// its entries itself.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    if cfg!(windows) {
+        return Ok(());
+    }
     File::open(dir)?.sync_all()
 }
 
@@ -399,6 +433,7 @@ pub fn stage_all(files: &[(PathBuf, Vec<u8>, u32)], durability: Durability) -> R
 /// Flushes everything written to the file systems holding `paths`, one
 /// syncfs(2) per file system: what a batch does instead of thousands of
 /// fsyncs.
+#[cfg(target_os = "linux")]
 pub fn sync_filesystems<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
     let mut devices = Vec::new();
@@ -417,6 +452,16 @@ pub fn sync_filesystems<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result
             return Err(Error::io("flush to disk", path, io::Error::last_os_error()));
         }
         devices.push(dev);
+    }
+    Ok(())
+}
+
+/// Without syncfs each file was flushed as it was written
+/// ([`Durability::sync_file`]); what is left is the directories' entries.
+#[cfg(not(target_os = "linux"))]
+pub fn sync_filesystems<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result<()> {
+    for dir in paths {
+        sync_dir(dir).map_err(|e| Error::io("flush to disk", dir, e))?;
     }
     Ok(())
 }
@@ -441,18 +486,20 @@ pub fn commit_all(staged: Vec<Staged>, overwrite: bool) -> Result<()> {
 /// last line unterminated, ends that line first, so that the next line is
 /// not swallowed by it.
 pub fn open_append(path: &Path, mode: u32) -> Result<File> {
-    use std::os::unix::fs::FileExt;
-    let mut f = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .mode(mode)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(|e| nofollow_error(path, e))?;
+    use std::io::{Read, Seek, SeekFrom};
+    let mut o = OpenOptions::new();
+    let mut f = platform::no_follow(platform::set_mode(
+        o.read(true).append(true).create(true),
+        mode,
+    ))
+    .open(path)
+    .map_err(|e| nofollow_error(path, e))?;
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     let mut last = [0u8; 1];
-    if len > 0 && f.read_at(&mut last, len - 1).is_ok() && last[0] != b'\n' {
+    // O_APPEND writes at the end whatever the position; reading moves it.
+    let read_last =
+        len > 0 && f.seek(SeekFrom::Start(len - 1)).is_ok() && f.read_exact(&mut last).is_ok();
+    if read_last && last[0] != b'\n' {
         f.write_all(b"\n")
             .map_err(|e| Error::io("append to", path, e))?;
     }
@@ -510,9 +557,7 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>> {
 /// Reads one of minica's own files (in the CA directory) without following
 /// a symbolic link planted in its place, up to `cap` bytes.
 pub fn read_nofollow(path: &Path, cap: u64) -> Result<Vec<u8>> {
-    let f = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
+    let f = platform::no_follow(OpenOptions::new().read(true))
         .open(path)
         .map_err(|e| nofollow_error(path, e))?;
     read_capped(f, path, cap)
@@ -520,18 +565,23 @@ pub fn read_nofollow(path: &Path, cap: u64) -> Result<Vec<u8>> {
 
 /// The error for a file opened without following links.
 pub fn nofollow_error(path: &Path, e: io::Error) -> Error {
-    if e.raw_os_error() == Some(libc::ELOOP) {
-        Error::bad_file_fix(
-            path,
-            "is a symbolic link; minica does not follow links in a CA directory",
-            format!(
-                "replace it with the real file (`rm {0}`, then restore it)",
-                path.display()
-            ),
-        )
+    if platform::is_link_refused(&e) {
+        link_error(path)
     } else {
         Error::io("open", path, e)
     }
+}
+
+/// The error for a symbolic link found in a CA directory.
+pub fn link_error(path: &Path) -> Error {
+    Error::bad_file_fix(
+        path,
+        "is a symbolic link; minica does not follow links in a CA directory",
+        format!(
+            "replace it with the real file (`rm {0}`, then restore it)",
+            path.display()
+        ),
+    )
 }
 
 fn read_capped(f: File, path: &Path, cap: u64) -> Result<Vec<u8>> {
@@ -603,6 +653,48 @@ mod tests {
         again.commit(true).unwrap();
         assert_eq!(fs::read(&dest).unwrap(), b"y");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// The path every system without O_TMPFILE takes (macOS, Windows).
+    #[test]
+    fn a_named_stage_commits_without_replacing_and_keeps_its_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("key.pem");
+        let staged = stage_named(&dest, b"k1", PRIVATE, Durability::Deferred).unwrap();
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "hidden name");
+        staged.commit(false).unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"k1");
+        let mode = fs::metadata(&dest).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let err = stage_named(&dest, b"k2", PRIVATE, Durability::Now)
+            .unwrap()
+            .commit(false)
+            .unwrap_err();
+        assert!(matches!(err, Error::Exists { .. }));
+        assert_eq!(fs::read(&dest).unwrap(), b"k1", "replaced without --force");
+        stage_named(&dest, b"k3", PRIVATE, Durability::Now)
+            .unwrap()
+            .commit(true)
+            .unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"k3");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "temporary left"
+        );
+    }
+
+    #[test]
+    fn append_ends_a_torn_last_line_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("index");
+        fs::write(&p, b"a\nb").unwrap();
+        let mut f = open_append(&p, PRIVATE).unwrap();
+        f.write_all(b"c\n").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"a\nb\nc\n");
+        let mut f = open_append(&p, PRIVATE).unwrap();
+        f.write_all(b"d\n").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"a\nb\nc\nd\n");
     }
 
     #[test]

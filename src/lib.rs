@@ -24,6 +24,7 @@ pub mod manifest;
 pub mod names;
 pub mod password;
 pub mod pkcs11;
+pub mod platform;
 pub mod policy;
 pub mod profile;
 pub mod record;

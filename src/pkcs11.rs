@@ -318,25 +318,27 @@ fn module_error(module: &Path, problem: impl std::fmt::Display) -> Error {
 /// that another user could have replaced is refused, as a CA directory
 /// others can write is.
 fn check_module_owner(module: &Path, m: &std::fs::Metadata) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
-    if m.uid() != 0 && m.uid() != me {
+    // Windows has no Unix owners or modes: its ACLs are not checked here.
+    let (Some(me), Some((uid, mode))) =
+        (crate::platform::euid(), crate::platform::owner_and_mode(m))
+    else {
+        return Ok(());
+    };
+    if uid != 0 && uid != me {
         return Err(Error::bad_file_fix(
             module,
             format!(
-                "the PKCS#11 module is owned by user {}, who could change the code minica would run",
-                m.uid()
+                "the PKCS#11 module is owned by user {uid}, who could change the code minica would run"
             ),
             "use a module installed by root or by you",
         ));
     }
-    if m.mode() & 0o022 != 0 {
+    if mode & 0o022 != 0 {
         return Err(Error::bad_file_fix(
             module,
             format!(
                 "the PKCS#11 module is writable by others (mode {:o}), who could change the code minica would run",
-                m.mode() & 0o777
+                mode & 0o777
             ),
             format!("run `chmod go-w {}`", module.display()),
         ));

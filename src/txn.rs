@@ -29,14 +29,13 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::{fsx, record};
+use crate::{fsx, platform, record};
 
 /// The directory of journals inside a CA directory.
 pub const JOURNAL_DIR: &str = "journal";
@@ -474,18 +473,15 @@ fn stage(journal: &Journal, outputs: &[Output], durability: fsx::Durability) -> 
         }
     }
     let write_one = |(op, o): (&Op, &Output)| -> Result<()> {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .mode(o.mode)
-            .open(&op.tmp)
-            .map_err(|e| Error::io("write", &op.dest, e))?;
+        let mut opts = OpenOptions::new();
+        let mut f = platform::no_follow(platform::set_mode(
+            opts.write(true).create_new(true),
+            o.mode,
+        ))
+        .open(&op.tmp)
+        .map_err(|e| Error::io("write", &op.dest, e))?;
         f.write_all(&o.bytes)
-            .and_then(|()| match durability {
-                fsx::Durability::Now => f.sync_all(),
-                fsx::Durability::Deferred => Ok(()),
-            })
+            .and_then(|()| durability.sync_file(&f))
             .map_err(|e| Error::io("write", &op.dest, e))?;
         if let Some(old) = &op.old {
             if op.keep_old {
@@ -744,10 +740,7 @@ fn roll_forward(journal: &Journal) -> Result<()> {
 
 /// Opens `path` for reading without following a symbolic link.
 pub fn open_nofollow(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
+    platform::no_follow(OpenOptions::new().read(true)).open(path)
 }
 
 #[cfg(test)]

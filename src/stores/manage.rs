@@ -453,7 +453,6 @@ pub fn replace(path: &Path, store: &EditableStore, password: &str) -> Result<Pat
 }
 
 fn replace_bytes(path: &Path, bytes: &[u8], password: &str) -> Result<PathBuf> {
-    use std::os::unix::fs::MetadataExt;
     let reads = match Format::detect(bytes) {
         Some(Format::Jks) => super::jks::parse_raw(path, bytes, password).map(|_| ()),
         Some(Format::P12) => Pkcs12File::parse(path, bytes, password)
@@ -470,15 +469,12 @@ fn replace_bytes(path: &Path, bytes: &[u8], password: &str) -> Result<PathBuf> {
     let real = std::fs::canonicalize(path).map_err(|e| Error::io("resolve", path, e))?;
     let meta = std::fs::metadata(&real).map_err(|e| Error::io("read", &real, e))?;
     let mut plan = txn::Plan::standalone();
-    plan.write(
-        &real,
-        bytes.to_vec(),
-        meta.mode() & 0o7777,
-        txn::Replace::Allowed,
-    );
+    // Windows has no mode to keep: the new file takes its directory's ACL.
+    let mode = crate::platform::owner_and_mode(&meta).map_or(fsx::PUBLIC, |(_, m)| m);
+    plan.write(&real, bytes.to_vec(), mode, txn::Replace::Allowed);
     plan.run()?;
     if fsx::is_root() {
-        std::os::unix::fs::chown(&real, Some(meta.uid()), Some(meta.gid()))
+        crate::platform::copy_owner(&meta, &real)
             .map_err(|e| Error::io("restore the owner of", &real, e))?;
     }
     Ok(real)

@@ -194,7 +194,13 @@ pub struct User {
 /// (Debian's default `env_reset`), but the browsers whose databases should
 /// change are the invoking user's. SUDO_UID is only believed when minica
 /// really runs as root, and the home comes from the password database,
-/// not from the environment.
+/// not from the environment. Windows has no sudo user.
+#[cfg(not(unix))]
+fn sudo_user() -> Option<(User, PathBuf)> {
+    None
+}
+
+#[cfg(unix)]
 fn sudo_user() -> Option<(User, PathBuf)> {
     use std::os::unix::ffi::OsStrExt;
     if !is_root() {
@@ -332,10 +338,7 @@ pub fn which(name: &str) -> Option<PathBuf> {
 }
 
 fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+    std::fs::metadata(p).is_ok_and(|m| crate::platform::is_executable(&m))
 }
 
 /// Runs a tool; on failure, one sentence with its own last words.

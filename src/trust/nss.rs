@@ -122,6 +122,7 @@ struct Certutil {
 }
 
 impl Certutil {
+    #[cfg(unix)]
     fn command(&self) -> Command {
         use std::os::unix::process::CommandExt;
         let mut cmd = Command::new(&self.path);
@@ -129,6 +130,13 @@ impl Certutil {
             cmd.uid(u.uid).gid(u.gid);
         }
         cmd
+    }
+
+    /// Only Unix has a user behind sudo (trust::sudo_user).
+    #[cfg(not(unix))]
+    fn command(&self) -> Command {
+        let _ = self.user;
+        Command::new(&self.path)
     }
 }
 
