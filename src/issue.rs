@@ -724,13 +724,16 @@ pub fn batch(dir: &Path, unlock: &Unlock, req: BatchRequest) -> Result<(Vec<Issu
         |n: usize, err: Error| Error::bad_file(&req.file, format!("certificate {}: {err}", n + 1));
     // Every name and path is checked before anything is created, even a first CA.
     let mut prepared = Vec::with_capacity(entries.len());
+    let mut resolver = txn::Resolver::default();
     for (n, e) in entries.into_iter().enumerate() {
         let names = crate::names::parse_all(&e.names).map_err(|err| at(n, err))?;
         if let Some(d) = e.days {
             x509::check_days(d).map_err(|err| at(n, err))?;
         }
         let rel = e.out.clone().unwrap_or_else(|| default_out_dir(&names));
-        let out_dir = txn::confine(&req.base, &rel, "out").map_err(|err| at(n, err))?;
+        let out_dir = resolver
+            .confine(&req.base, &rel, "out")
+            .map_err(|err| at(n, err))?;
         prepared.push((e, names, out_dir));
     }
     let replace = txn::Replace::from_force(req.force);

@@ -210,7 +210,7 @@ impl Plan {
             .iter()
             .map(|o| (o.dest.clone(), o.replace))
             .collect();
-        let resolved = check_outputs(&targets)?;
+        let resolved = check_outputs_with(&mut Resolver::default(), &targets)?;
         let id = new_id()?;
         let record_dir = self
             .journal_dir
@@ -231,13 +231,20 @@ impl Plan {
             record_dir,
             created_dirs: Vec::new(),
         };
-        // Directories first, deepest last, so a rollback removes them in reverse.
-        for dest in &resolved {
-            journal
-                .created_dirs
-                .extend(missing_dirs(fsx::parent_dir(dest)));
+        // Directories first, deepest last, so a rollback removes them in
+        // reverse; each directory once, however many outputs it holds.
+        let mut walked = std::collections::HashSet::new();
+        let mut listed = std::collections::HashSet::new();
+        for (dest, _) in &resolved {
+            let dir = fsx::parent_dir(dest);
+            if walked.insert(dir) {
+                for d in missing_dirs(dir) {
+                    if listed.insert(d.clone()) {
+                        journal.created_dirs.push(d);
+                    }
+                }
+            }
         }
-        journal.created_dirs.dedup();
         for (src, dst) in &self.moves {
             journal.ops.push(Op {
                 tmp: src.clone(),
@@ -248,10 +255,10 @@ impl Plan {
                 moves: true,
             });
         }
-        for (n, (o, dest)) in self.outputs.iter().zip(&resolved).enumerate() {
+        for (n, (o, (dest, exists))) in self.outputs.iter().zip(&resolved).enumerate() {
             let dir = fsx::parent_dir(dest);
             let tmp = dir.join(format!(".minica-{id}-{n}.tmp"));
-            let exists = dest.symlink_metadata().is_ok();
+            let exists = *exists;
             let (old, keep_old) = match (&o.keep_old, exists) {
                 (Some(k), true) => (Some(k.clone()), true),
                 (None, true) if o.replace == Replace::Allowed => {
@@ -307,25 +314,46 @@ impl Plan {
 /// resolve to the same file, and none exists unless it may be replaced.
 /// Returns the resolved paths.
 pub fn check_outputs(targets: &[(PathBuf, Replace)]) -> Result<Vec<PathBuf>> {
+    Ok(check_outputs_with(&mut Resolver::default(), targets)?
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect())
+}
+
+/// [`check_outputs`], also saying which outputs exist now (the plan keeps
+/// those aside), through one resolver whose directories it reuses.
+fn check_outputs_with(
+    resolver: &mut Resolver,
+    targets: &[(PathBuf, Replace)],
+) -> Result<Vec<(PathBuf, bool)>> {
     let mut seen = std::collections::HashMap::with_capacity(targets.len());
     let mut resolved = Vec::with_capacity(targets.len());
-    // A batch writes four files into each of thousands of directories:
-    // resolve each directory once.
-    let mut dirs: std::collections::HashMap<PathBuf, PathBuf> = std::collections::HashMap::new();
     for (path, replace) in targets {
         let abs = std::path::absolute(path).map_err(|e| Error::io("resolve", path, e))?;
         let (Some(parent), Some(name)) = (abs.parent(), abs.file_name()) else {
             return Err(Error::bad_file(path, "is not a file name"));
         };
-        let dir = match dirs.get(parent) {
-            Some(d) => d.clone(),
-            None => {
-                let d = resolve_dir(parent)?;
-                dirs.insert(parent.to_path_buf(), d.clone());
-                d
-            }
-        };
+        let (dir, dir_exists) = resolver.dir_and_existence(parent)?;
         let r = dir.join(name);
+        // Nothing exists in a directory that does not (a batch's new ones).
+        let meta = if dir_exists {
+            r.symlink_metadata().ok()
+        } else {
+            None
+        };
+        let exists = match meta {
+            Some(m) if m.is_dir() => {
+                return Err(Error::bad_file(path, "is a directory, not a file"));
+            }
+            Some(_) if *replace == Replace::Never => {
+                return Err(Error::Exists {
+                    path: path.clone(),
+                    hint: None,
+                });
+            }
+            Some(_) => true,
+            None => false,
+        };
         if let Some(first) = seen.insert(r.clone(), path) {
             return Err(Error::usage(format!(
                 "{} and {} are the same file: two outputs of one command cannot share a path; give them different names or directories",
@@ -333,19 +361,7 @@ pub fn check_outputs(targets: &[(PathBuf, Replace)]) -> Result<Vec<PathBuf>> {
                 path.display()
             )));
         }
-        match r.symlink_metadata() {
-            Ok(m) if m.is_dir() => {
-                return Err(Error::bad_file(path, "is a directory, not a file"));
-            }
-            Ok(_) if *replace == Replace::Never => {
-                return Err(Error::Exists {
-                    path: path.clone(),
-                    hint: None,
-                });
-            }
-            _ => {}
-        }
-        resolved.push(r);
+        resolved.push((r, exists));
     }
     Ok(resolved)
 }
@@ -362,58 +378,114 @@ pub fn resolve(path: &Path) -> Result<PathBuf> {
     Ok(resolve_dir(parent)?.join(name))
 }
 
-/// Resolves a directory that may not exist yet: its longest existing
-/// ancestor is canonicalized and the rest is normalized by name.
+/// Resolves a directory that may not exist yet: its existing names are
+/// resolved (links followed) and the rest is normalized by name.
 pub fn resolve_dir(dir: &Path) -> Result<PathBuf> {
-    let abs = std::path::absolute(dir).map_err(|e| Error::io("resolve", dir, e))?;
-    let mut out = PathBuf::from("/");
-    for c in abs.components() {
-        match c {
-            Component::RootDir | Component::Prefix(_) | Component::CurDir => {}
-            // `out` is always resolved, so its parent is the real one; a
-            // name that does not exist yet will be made a real directory.
-            Component::ParentDir => {
-                out.pop();
+    Resolver::default().dir(dir)
+}
+
+/// Resolves directories, remembering every one it has resolved: a batch
+/// writes into thousands of sibling directories, and each then costs one
+/// lstat instead of a walk (and a canonicalize) from the root. Profiled:
+/// that walk was ~40% of a 2,000-leaf batch's CPU (statx and readlink).
+/// Valid while the directories do not change, as within one check.
+#[derive(Default)]
+pub struct Resolver {
+    /// Absolute path as given (`..` and links unresolved) to its resolution,
+    /// and whether that may exist (false: it was missing when looked at).
+    known: std::collections::HashMap<PathBuf, (PathBuf, bool)>,
+    /// The working directory, asked once (relative paths are joined to it).
+    cwd: Option<PathBuf>,
+}
+
+impl Resolver {
+    pub fn dir(&mut self, dir: &Path) -> Result<PathBuf> {
+        Ok(self.dir_and_existence(dir)?.0)
+    }
+
+    /// The resolved directory, and false when it is known not to exist.
+    fn dir_and_existence(&mut self, dir: &Path) -> Result<(PathBuf, bool)> {
+        let abs = if dir.is_absolute() {
+            dir.to_path_buf()
+        } else {
+            if self.cwd.is_none() {
+                self.cwd = Some(std::env::current_dir().map_err(|e| Error::io("resolve", dir, e))?);
             }
-            Component::Normal(n) => {
-                out.push(n);
-                // Checked at every step, not only up to the first missing
-                // name: `missing/../link` reaches an existing link again.
-                if out.symlink_metadata().is_ok() {
-                    match fs::canonicalize(&out) {
-                        Ok(c) => out = c,
-                        // A link to nowhere: where it leads cannot be
-                        // checked, and writing through it would create
-                        // its target, wherever that is.
-                        Err(_) => {
-                            return Err(Error::bad_file_fix(
-                                &out,
-                                "is a symbolic link to a path that does not exist",
-                                "remove the link or create its target",
-                            ));
+            self.cwd.as_deref().unwrap_or(Path::new("/")).join(dir)
+        };
+        // The nearest ancestor already resolved; the names below it are walked.
+        let (mut given, (mut out, mut exists)) = abs
+            .ancestors()
+            .find_map(|a| self.known.get(a).map(|r| (a.to_path_buf(), r.clone())))
+            .unwrap_or_else(|| (PathBuf::from("/"), (PathBuf::from("/"), true)));
+        let rest = abs.strip_prefix(&given).unwrap_or(&abs).to_path_buf();
+        for c in rest.components() {
+            given.push(c);
+            match c {
+                Component::RootDir | Component::Prefix(_) | Component::CurDir => {}
+                // `out` is always resolved, so its parent is the real one; a
+                // name that does not exist yet will be made a real directory.
+                Component::ParentDir => {
+                    out.pop();
+                    exists = true; // not known: look again below
+                }
+                Component::Normal(n) => {
+                    out.push(n);
+                    // Checked at every step, not only up to the first missing
+                    // name: `missing/../link` reaches an existing link again.
+                    // Only a link needs resolving: a real name under a
+                    // resolved directory is resolved.
+                    // Under a missing directory nothing exists to look at.
+                    let meta = if exists {
+                        out.symlink_metadata().ok()
+                    } else {
+                        None
+                    };
+                    exists = meta.is_some();
+                    let is_link = meta.is_some_and(|m| m.file_type().is_symlink());
+                    if is_link {
+                        match fs::canonicalize(&out) {
+                            Ok(c) => out = c,
+                            // A link to nowhere: where it leads cannot be
+                            // checked, and writing through it would create
+                            // its target, wherever that is.
+                            Err(_) => {
+                                return Err(Error::bad_file_fix(
+                                    &out,
+                                    "is a symbolic link to a path that does not exist",
+                                    "remove the link or create its target",
+                                ));
+                            }
                         }
                     }
                 }
             }
+            self.known.insert(given.clone(), (out.clone(), exists));
         }
+        Ok((out, exists))
     }
-    Ok(out)
+
+    /// Is `base/rel` (resolved) inside `base` (resolved)? For manifests
+    /// that must not write outside their base directory.
+    pub fn confine(&mut self, base: &Path, rel: &Path, what: &str) -> Result<PathBuf> {
+        let base_r = self.dir(base)?;
+        let joined = self.dir(&base.join(rel))?;
+        if !joined.starts_with(&base_r) {
+            return Err(Error::usage(format!(
+                "{what} {} leads outside {} (to {}); give a relative path inside it",
+                rel.display(),
+                base.display(),
+                joined.display()
+            )));
+        }
+        Ok(joined)
+    }
 }
 
 /// Is `path` (resolved) inside `base` (resolved)? For manifests that must
 /// not write outside their base directory.
 pub fn confine(base: &Path, rel: &Path, what: &str) -> Result<PathBuf> {
-    let base_r = resolve_dir(base)?;
-    let joined = resolve_dir(&base.join(rel))?;
-    if !joined.starts_with(&base_r) {
-        return Err(Error::usage(format!(
-            "{what} {} leads outside {} (to {}); give a relative path inside it",
-            rel.display(),
-            base.display(),
-            joined.display()
-        )));
-    }
-    Ok(joined)
+    Resolver::default().confine(base, rel, what)
 }
 
 fn missing_dirs(dir: &Path) -> Vec<PathBuf> {
