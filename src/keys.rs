@@ -68,17 +68,85 @@ impl KeyType {
         }
     }
 
-    /// Generates a new key of this type.
+    /// Generates a new key of this type. An RSA key is searched for on
+    /// every core at once (see [`race`]): for one key, where the other
+    /// cores would otherwise be idle.
     pub fn generate(self) -> Result<KeyPair> {
-        let alg = self.signature_algorithm();
-        let size = match self {
-            KeyType::Rsa2048 => RsaKeySize::_2048,
-            KeyType::Rsa3072 => RsaKeySize::_3072,
-            KeyType::Rsa4096 => RsaKeySize::_4096,
-            _ => return Ok(KeyPair::generate_for(alg)?),
-        };
-        Ok(KeyPair::generate_rsa_for(alg, size)?)
+        match self.rsa_size() {
+            Some(size) => race(move || generate_rsa(size)),
+            None => self.generate_here(),
+        }
     }
+
+    /// Generates a new key of this type on this thread only: for callers
+    /// that already keep every core busy (a batch).
+    pub fn generate_here(self) -> Result<KeyPair> {
+        match self.rsa_size() {
+            Some(size) => generate_rsa(size),
+            None => Ok(KeyPair::generate_for(self.signature_algorithm())?),
+        }
+    }
+
+    fn rsa_size(self) -> Option<RsaKeySize> {
+        match self {
+            KeyType::Rsa2048 => Some(RsaKeySize::_2048),
+            KeyType::Rsa3072 => Some(RsaKeySize::_3072),
+            KeyType::Rsa4096 => Some(RsaKeySize::_4096),
+            _ => None,
+        }
+    }
+}
+
+fn generate_rsa(size: RsaKeySize) -> Result<KeyPair> {
+    Ok(KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, size)?)
+}
+
+/// The most searches [`race`] runs at once.
+const MAX_RACERS: usize = 4;
+
+/// Runs `make` on up to one thread per core (at most [`MAX_RACERS`]) and
+/// returns the first success. An RSA key's prime search takes a random
+/// time (issue #17 measured RSA-2048 issuance 1.57x certtool's, with a
+/// long tail); the first of two searches is found, on average, in well
+/// under the time of one. Taking the first finisher does not bias the
+/// key: aws-lc draws a fresh random candidate at every try
+/// (rsa_impl.c, generate_prime), so how long a search takes says nothing
+/// about the primes it finds. The losing searches cannot be cancelled:
+/// their threads finish on their own and their keys are dropped (aws-lc
+/// clears them), or end with the process.
+fn race(make: impl Fn() -> Result<KeyPair> + Send + Sync + Clone + 'static) -> Result<KeyPair> {
+    let racers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_RACERS);
+    if racers < 2 {
+        return make();
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut started = 0;
+    for _ in 0..racers {
+        let (tx, make) = (tx.clone(), make.clone());
+        if std::thread::Builder::new()
+            .spawn(move || {
+                // The receiver is gone once a faster search won.
+                let _ = tx.send(make());
+            })
+            .is_ok()
+        {
+            started += 1;
+        }
+    }
+    drop(tx);
+    if started == 0 {
+        return make();
+    }
+    let mut failure = None;
+    for r in rx.iter() {
+        match r {
+            Ok(key) => return Ok(key),
+            Err(e) => failure = Some(e),
+        }
+    }
+    Err(failure.unwrap_or_else(|| Error::Crypto("key generation failed".into())))
 }
 
 impl fmt::Display for KeyType {
