@@ -713,6 +713,17 @@ pub const MAX_JOBS: usize = 256;
 /// `jobs` threads; then all files and record lines are written together,
 /// flushed by one syncfs per file system rather than an fsync per file.
 pub fn batch(dir: &Path, unlock: &Unlock, req: BatchRequest) -> Result<(Vec<Issued>, CaOpened)> {
+    batch_with_progress(dir, unlock, req, crate::progress::SILENT)
+}
+
+/// [`batch`], telling `progress` as each certificate is signed (the
+/// files are written together after the last one).
+pub fn batch_with_progress(
+    dir: &Path,
+    unlock: &Unlock,
+    req: BatchRequest,
+    progress: &dyn crate::progress::Progress,
+) -> Result<(Vec<Issued>, CaOpened)> {
     let bytes = fsx::read(&req.file)?;
     let text =
         String::from_utf8(bytes).map_err(|_| Error::bad_file(&req.file, "is not UTF-8 text"))?;
@@ -791,7 +802,7 @@ pub fn batch(dir: &Path, unlock: &Unlock, req: BatchRequest) -> Result<(Vec<Issu
         })
         .clamp(1, MAX_JOBS)
         .min(items.len());
-    let signed = sign_all(&ca, &items, jobs)?;
+    let signed = sign_all(&ca, &items, jobs, progress)?;
     let mut plan = txn::Plan::in_ca(dir).deferred_durability();
     let mut issued_all = Vec::with_capacity(items.len());
     for ((spec, key_type, out_dir, _), (signed, key)) in items.iter().zip(signed) {
@@ -822,10 +833,16 @@ type SignedWithKey = (Signed, rcgen::KeyPair);
 
 /// Makes keys and signs on `jobs` threads (fewer if the system will not
 /// start more: the calling thread always works too).
-fn sign_all(ca: &Ca, items: &[BatchItem], jobs: usize) -> Result<Vec<SignedWithKey>> {
+fn sign_all(
+    ca: &Ca,
+    items: &[BatchItem],
+    jobs: usize,
+    progress: &dyn crate::progress::Progress,
+) -> Result<Vec<SignedWithKey>> {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
     let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
     let results: Vec<Mutex<Option<Result<SignedWithKey>>>> =
         items.iter().map(|_| Mutex::new(None)).collect();
     let work = || {
@@ -839,6 +856,7 @@ fn sign_all(ca: &Ca, items: &[BatchItem], jobs: usize) -> Result<Vec<SignedWithK
                 .generate_here()
                 .and_then(|key| Ok((spec.sign(ca, &key, checked)?, key)));
             *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+            progress.update(done.fetch_add(1, Ordering::Relaxed) + 1, items.len());
         }
     };
     std::thread::scope(|scope| {

@@ -24,6 +24,7 @@ pub mod password;
 pub mod pkcs11;
 pub mod policy;
 pub mod profile;
+pub mod progress;
 pub mod record;
 pub mod renew;
 pub mod revoke;

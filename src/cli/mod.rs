@@ -24,6 +24,7 @@ mod intermediate;
 mod issue;
 mod keystore;
 mod list;
+mod progress;
 mod renew;
 mod revoke;
 mod shell;
