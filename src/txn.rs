@@ -915,6 +915,38 @@ mod tests {
         }
     }
 
+    /// A resolver that remembers what it resolved (as a batch uses one)
+    /// answers as a fresh one does, in any order of paths: through links,
+    /// `..` out of missing directories, and names that do not exist.
+    #[test]
+    fn a_remembering_resolver_agrees_with_a_fresh_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().join("base");
+        fs::create_dir_all(base.join("a/b")).unwrap();
+        std::os::unix::fs::symlink(tmp.path(), base.join("up")).unwrap();
+        std::os::unix::fs::symlink("b", base.join("a/in")).unwrap();
+        std::os::unix::fs::symlink("nowhere", base.join("dangling")).unwrap();
+        let parts = ["a", "b", "..", "up", "in", "new", "dangling", "."];
+        let mut seed = 0x9e37_79b9_u64;
+        let mut shared = Resolver::default();
+        for _ in 0..3000 {
+            let mut p = base.clone();
+            for _ in 0..1 + (seed % 5) {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                p.push(parts[(seed >> 33) as usize % parts.len()]);
+            }
+            let fresh = Resolver::default().dir_and_existence(&p);
+            let remembered = shared.dir_and_existence(&p);
+            match (fresh, remembered) {
+                (Ok(f), Ok(r)) => assert_eq!(f, r, "{}", p.display()),
+                (Err(_), Err(_)) => {}
+                (f, r) => panic!("{}: {:?} vs {:?}", p.display(), f.is_ok(), r.is_ok()),
+            }
+        }
+    }
+
     #[test]
     fn a_plan_is_all_or_nothing_when_one_output_cannot_be_written() {
         let tmp = tempfile::tempdir().unwrap();
