@@ -4,6 +4,9 @@
 # other tool, and peak memory from /usr/bin/time.
 #
 #   bash bench/compare.sh [RUNS]        (default 50 runs per command)
+#   BASE=/path/to/older/minica bash bench/compare.sh [RUNS]
+#                                       (also times that binary, as "minica (base)",
+#                                        for a before/after in the same run)
 #
 # Installs what is missing from Debian's packages: hyperfine, mkcert,
 # golang-cfssl (cfssl, cfssljson), gnutls-bin (certtool), time. openssl and
@@ -61,12 +64,21 @@ certtool --generate-privkey --key-type ecdsa --outfile gca-key.pem 2>/dev/null
 certtool --generate-self-signed --load-privkey gca-key.pem --template catmpl --outfile gca.pem 2>/dev/null
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout oca-key.pem -out oca.pem \
     -subj /CN=openssl-root -days 3650 -addext basicConstraints=critical,CA:TRUE 2>/dev/null
-"$M" issue leaf.test --out leaf -q
+"$M" issue leaf.test --out-dir leaf -q
 openssl pkcs12 -export -in leaf/cert.pem -inkey leaf/key.pem -certfile leaf/ca.pem -passout pass:changeit -out ref.p12
 
 H=(hyperfine -N --warmup 5 --runs "$RUNS" --style none)
 results=$W/results.tsv
 : > "$results"
+
+B=${BASE:-}
+if [ -n "$B" ]; then B=$(realpath "$B"); fi
+# Runs a minica job with this build and, given BASE, with the older one:
+# ours job "ARGS..." (the binary's path is put in front of ARGS).
+ours() {
+    bench "$1" minica "$M $2"
+    if [ -n "$B" ]; then bench "$1" "minica (base)" "$B $2"; fi
+}
 
 bench() { # job tool command...
     local job=$1 tool=$2; shift 2
@@ -82,32 +94,32 @@ P
 sh_() { echo "sh -c '$*'"; }
 
 # --- issue one leaf (new key + certificate) --------------------------------
-bench "issue P-256 leaf" minica "$M issue leaf2.test --out-dir out -q"
+ours "issue P-256 leaf" "issue leaf2.test --out-dir out -q"
 bench "issue P-256 leaf" certtool "$(sh_ "certtool --generate-privkey --key-type ecdsa --outfile out-key.pem 2>/dev/null && certtool --generate-certificate --load-privkey out-key.pem --load-ca-certificate gca.pem --load-ca-privkey gca-key.pem --template tmpl --outfile out.pem 2>/dev/null")"
 bench "issue P-256 leaf" cfssl "$(sh_ "cfssl gencert -ca cfca.pem -ca-key cfca-key.pem csr.json 2>/dev/null | cfssljson -bare out")"
 bench "issue P-256 leaf" mkcert "$(sh_ "mkcert -ecdsa -cert-file out.pem -key-file out-key.pem leaf.test 2>/dev/null")"
 bench "issue P-256 leaf" openssl "openssl req -x509 -CA oca.pem -CAkey oca-key.pem -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout out-key.pem -out out.pem -subj /CN=leaf.test -addext subjectAltName=DNS:leaf.test -days 397"
 
-bench "issue RSA-2048 leaf" minica "$M issue leaf2.test --out-dir out -q --key-type rsa-2048"
+ours "issue RSA-2048 leaf" "issue leaf2.test --out-dir out -q --key-type rsa-2048"
 bench "issue RSA-2048 leaf" certtool "$(sh_ "certtool --generate-privkey --key-type rsa --bits 2048 --outfile out-key.pem 2>/dev/null && certtool --generate-certificate --load-privkey out-key.pem --load-ca-certificate gca.pem --load-ca-privkey gca-key.pem --template tmpl --outfile out.pem 2>/dev/null")"
 bench "issue RSA-2048 leaf" cfssl "$(sh_ "cfssl gencert -ca cfca.pem -ca-key cfca-key.pem csr-rsa.json 2>/dev/null | cfssljson -bare out")"
 bench "issue RSA-2048 leaf" mkcert "$(sh_ "mkcert -cert-file out.pem -key-file out-key.pem leaf.test 2>/dev/null")"
 bench "issue RSA-2048 leaf" openssl "openssl req -x509 -CA oca.pem -CAkey oca-key.pem -newkey rsa:2048 -nodes -keyout out-key.pem -out out.pem -subj /CN=leaf.test -addext subjectAltName=DNS:leaf.test -days 397"
 
 # --- init (a new root CA) --------------------------------------------------
-bench "init (P-256 root)" minica "$M init --ca-dir out -q"
+ours "init (P-256 root)" "init --ca-dir out -q"
 bench "init (P-256 root)" certtool "$(sh_ "certtool --generate-privkey --key-type ecdsa --outfile out-key.pem 2>/dev/null && certtool --generate-self-signed --load-privkey out-key.pem --template catmpl --outfile out.pem 2>/dev/null")"
 bench "init (P-256 root)" cfssl "$(sh_ "cfssl genkey -initca ca-csr.json 2>/dev/null | cfssljson -bare out")"
 bench "init (P-256 root)" openssl "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout out-key.pem -out out.pem -subj /CN=root -days 3650 -addext basicConstraints=critical,CA:TRUE"
 
 # --- PKCS#12 at equal iterations (2048, OpenSSL's default) -----------------
-bench "PKCS#12 export, 2048 iterations" minica "$M keystore --cert leaf/cert.pem --key leaf/key.pem --chain leaf/ca.pem --iterations 2048 --out out.p12 -q"
+ours "PKCS#12 export, 2048 iterations" "keystore --cert leaf/cert.pem --key leaf/key.pem --chain leaf/ca.pem --iterations 2048 --out out.p12 -q"
 bench "PKCS#12 export, 2048 iterations" openssl "openssl pkcs12 -export -in leaf/cert.pem -inkey leaf/key.pem -certfile leaf/ca.pem -passout pass:changeit -iter 2048 -out out.p12"
-bench "truststore" minica "$M truststore --out out.p12 -q"
+ours "truststore" "truststore --out out.p12 -q"
 bench "truststore" keytool "keytool -importcert -noprompt -alias root -file leaf/ca.pem -keystore ks.jks -storepass changeit -storetype PKCS12"
 
 # --- verify one chain --------------------------------------------------------
-bench "verify one chain" minica "$M verify leaf/cert.pem --ca leaf/ca.pem -q"
+ours "verify one chain" "verify leaf/cert.pem --ca leaf/ca.pem -q"
 bench "verify one chain" openssl "openssl verify -CAfile leaf/ca.pem leaf/cert.pem"
 bench "verify one chain" certtool "$(sh_ "certtool --verify --load-ca-certificate leaf/ca.pem --infile leaf/cert.pem >/dev/null")"
 
@@ -115,13 +127,19 @@ bench "verify one chain" certtool "$(sh_ "certtool --verify --load-ca-certificat
 seq 1 100 | sed 's/$/.bulk.test/' > names.txt
 H=(hyperfine -N --warmup 1 --runs $(( RUNS / 10 > 3 ? RUNS / 10 : 3 )) --style none)
 bench "100 P-256 leaves" "minica batch" "$M batch names.txt --out-dir out -q"
+if [ -n "$B" ]; then bench "100 P-256 leaves" "minica (base) batch" "$B batch names.txt --out-dir out -q"; fi
 bench "100 P-256 leaves" "minica, shell loop" "$(sh_ "for i in \$(seq 1 100); do $M issue l\$i.test --out-dir out/\$i -q; done")"
 bench "100 P-256 leaves" mkcert "$(sh_ "mkdir -p mkout; for i in \$(seq 1 100); do mkcert -ecdsa -cert-file mkout/\$i.pem -key-file mkout/\$i-key.pem l\$i.test 2>/dev/null; done")"
 bench "100 P-256 leaves" openssl "$(sh_ "mkdir -p out; for i in \$(seq 1 100); do openssl req -x509 -CA oca.pem -CAkey oca-key.pem -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout out/\$i-key.pem -out out/\$i.pem -subj /CN=l\$i.test -addext subjectAltName=DNS:l\$i.test -days 397 2>/dev/null; done")"
 
+# --- batch throughput: 2,000 leaves with all their files (leaves/s = 2000 / median)
+seq 1 2000 | sed 's/$/.bulk.test/' > names2000.txt
+bench "2000 P-256 leaves (batch)" minica "$M batch names2000.txt --out-dir out -q"
+if [ -n "$B" ]; then bench "2000 P-256 leaves (batch)" "minica (base)" "$B batch names2000.txt --out-dir out -q"; fi
+
 # --- peak memory (KiB), single commands ---------------------------------------
 mem() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
-rm -rf out; echo -e "peak memory, issue P-256 leaf\tminica\t$(mem "$M" issue mem.test --out out -q)" >> "$results"
+rm -rf out; echo -e "peak memory, issue P-256 leaf\tminica\t$(mem "$M" issue mem.test --out-dir out -q)" >> "$results"
 echo -e "peak memory, issue P-256 leaf\topenssl\t$(mem openssl req -x509 -CA oca.pem -CAkey oca-key.pem -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout out-key.pem -out out.pem -subj /CN=m -days 1)" >> "$results"
 echo -e "peak memory, issue P-256 leaf\tmkcert\t$(mem mkcert -ecdsa -cert-file out.pem -key-file out-key.pem m.test)" >> "$results"
 echo -e "peak memory, verify\tminica\t$(mem "$M" verify leaf/cert.pem --ca leaf/ca.pem -q)" >> "$results"
@@ -142,6 +160,10 @@ for job, results in jobs.items():
     ours = [v for t, v in results if t.startswith("minica")]
     others = [v for t, v in results if not t.startswith("minica")]
     best = min(others) if others else None
+    if job.startswith("2000 "):
+        for tool, v in results:
+            print(f"| {job} | {tool} | {v:.2f} ms | {2000 / v * 1000:.0f} leaves/s |")
+        continue
     for tool, v in results:
         ratio = f"{v / best:.2f}x" if tool.startswith("minica") and best else ""
         print(f"| {job} | {tool} | {v:.2f} {unit} | {ratio} |" if unit == "ms" else f"| {job} | {tool} | {v:.0f} {unit} ({v/1024:.1f} MiB) | {ratio} |")

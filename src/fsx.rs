@@ -442,11 +442,15 @@ pub fn sync_filesystems<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result
         if !opened.insert(path) {
             continue;
         }
-        let f = File::open(path).map_err(|e| Error::io("open", path, e))?;
-        let dev = f.metadata().map_err(|e| Error::io("open", path, e))?.dev();
+        // A stat, not an open, per path: a batch names thousands of
+        // directories on one file system, and only the first is opened.
+        let dev = fs::metadata(path)
+            .map_err(|e| Error::io("open", path, e))?
+            .dev();
         if devices.contains(&dev) {
             continue;
         }
+        let f = File::open(path).map_err(|e| Error::io("open", path, e))?;
         // SAFETY: syncfs takes a file descriptor that `f` keeps open for the call.
         if unsafe { libc::syncfs(f.as_raw_fd()) } != 0 {
             return Err(Error::io("flush to disk", path, io::Error::last_os_error()));

@@ -777,6 +777,17 @@ pub const MAX_JOBS: usize = 256;
 /// `jobs` threads; then all files and record lines are written together,
 /// flushed by one syncfs per file system rather than an fsync per file.
 pub fn batch(dir: &Path, unlock: &Unlock, req: BatchRequest) -> Result<(Vec<Issued>, CaOpened)> {
+    batch_with_progress(dir, unlock, req, crate::progress::SILENT)
+}
+
+/// [`batch`], telling `progress` as each certificate is signed (the
+/// files are written together after the last one).
+pub fn batch_with_progress(
+    dir: &Path,
+    unlock: &Unlock,
+    req: BatchRequest,
+    progress: &dyn crate::progress::Progress,
+) -> Result<(Vec<Issued>, CaOpened)> {
     let bytes = fsx::read(&req.file)?;
     let text =
         String::from_utf8(bytes).map_err(|_| Error::bad_file(&req.file, "is not UTF-8 text"))?;
@@ -788,13 +799,16 @@ pub fn batch(dir: &Path, unlock: &Unlock, req: BatchRequest) -> Result<(Vec<Issu
         |n: usize, err: Error| Error::bad_file(&req.file, format!("certificate {}: {err}", n + 1));
     // Every name and path is checked before anything is created, even a first CA.
     let mut prepared = Vec::with_capacity(entries.len());
+    let mut resolver = txn::Resolver::default();
     for (n, e) in entries.into_iter().enumerate() {
         let names = crate::names::parse_all(&e.names).map_err(|err| at(n, err))?;
         if let Some(d) = e.days {
             x509::check_days(d).map_err(|err| at(n, err))?;
         }
         let rel = e.out.clone().unwrap_or_else(|| default_out_dir(&names));
-        let out_dir = txn::confine(&req.base, &rel, "out").map_err(|err| at(n, err))?;
+        let out_dir = resolver
+            .confine(&req.base, &rel, "out")
+            .map_err(|err| at(n, err))?;
         prepared.push((e, names, out_dir));
     }
     let replace = txn::Replace::from_force(req.force);
@@ -852,7 +866,7 @@ pub fn batch(dir: &Path, unlock: &Unlock, req: BatchRequest) -> Result<(Vec<Issu
         })
         .clamp(1, MAX_JOBS)
         .min(items.len());
-    let signed = sign_all(&ca, &items, jobs)?;
+    let signed = sign_all(&ca, &items, jobs, progress)?;
     let mut plan = txn::Plan::in_ca(dir).deferred_durability();
     let mut issued_all = Vec::with_capacity(items.len());
     for ((spec, key_type, out_dir, _), (signed, key)) in items.iter().zip(signed) {
@@ -883,10 +897,16 @@ type SignedWithKey = (Signed, rcgen::KeyPair);
 
 /// Makes keys and signs on `jobs` threads (fewer if the system will not
 /// start more: the calling thread always works too).
-fn sign_all(ca: &Ca, items: &[BatchItem], jobs: usize) -> Result<Vec<SignedWithKey>> {
+fn sign_all(
+    ca: &Ca,
+    items: &[BatchItem],
+    jobs: usize,
+    progress: &dyn crate::progress::Progress,
+) -> Result<Vec<SignedWithKey>> {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
     let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
     let results: Vec<Mutex<Option<Result<SignedWithKey>>>> =
         items.iter().map(|_| Mutex::new(None)).collect();
     let work = || {
@@ -895,10 +915,12 @@ fn sign_all(ca: &Ca, items: &[BatchItem], jobs: usize) -> Result<Vec<SignedWithK
             let Some((spec, key_type, _, checked)) = items.get(i) else {
                 break;
             };
+            // Every core already works on an item: no racing within one.
             let r = key_type
-                .generate()
+                .generate_here()
                 .and_then(|key| Ok((spec.sign(ca, &key, checked)?, key)));
             *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+            progress.update(done.fetch_add(1, Ordering::Relaxed) + 1, items.len());
         }
     };
     std::thread::scope(|scope| {

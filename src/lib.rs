@@ -27,6 +27,7 @@ pub mod pkcs11;
 pub mod platform;
 pub mod policy;
 pub mod profile;
+pub mod progress;
 pub mod record;
 pub mod renew;
 pub mod revoke;

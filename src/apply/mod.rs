@@ -175,8 +175,13 @@ struct Target {
 /// The most a manifest may be: it is a hand-written file.
 const MAX_MANIFEST: u64 = 4 << 20;
 
-/// Applies the manifest (see the module comment).
-pub fn apply(unlock: &Unlock, req: Request) -> Result<Applied> {
+/// Applies the manifest (see the module comment), telling `progress` as
+/// each out-of-date entry is signed or written.
+pub fn apply(
+    unlock: &Unlock,
+    req: Request,
+    progress: &dyn crate::progress::Progress,
+) -> Result<Applied> {
     let bytes = fsx::read_nofollow(&req.manifest, MAX_MANIFEST)?;
     let text = String::from_utf8(bytes)
         .map_err(|_| Error::bad_file(&req.manifest, "is not UTF-8 text; expected TOML"))?;
@@ -423,6 +428,11 @@ pub fn apply(unlock: &Unlock, req: Request) -> Result<Applied> {
     let mut new_revocations: Vec<record::Revocation> = Vec::new();
     let mut crl_wanted: Vec<(usize, Option<String>)> = Vec::new();
     let mut opened = None;
+    let to_do = verdicts
+        .iter()
+        .filter(|v| v.action != Action::Unchanged)
+        .count();
+    let mut done = 0;
     for (i, ((t, _), v)) in targets.iter().zip(&verdicts).enumerate() {
         let mut outcome = v.outcome(t);
         if v.action == Action::Unchanged {
@@ -545,6 +555,10 @@ pub fn apply(unlock: &Unlock, req: Request) -> Result<Applied> {
             crl_wanted.push((i, ca.name.clone()));
         }
         outcome.files = written;
+        // After the entry, so the first update (which may start a display)
+        // comes after any passphrase prompt.
+        done += 1;
+        progress.update(done, to_do);
         outcome.serial = Some(leaf.serial.clone());
         outcome.not_after = Some(leaf.not_after);
         outcomes.push(outcome);

@@ -31,6 +31,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args, out: &Output) -> Result<i32> {
+    // The bar appears only once judging is done and a passphrase (if any)
+    // has been asked for: at the first entry signed.
+    let bar = super::progress::Indicator::bar(out, "certificates");
     let applied = apply::apply(
         &args.ca.unlock(),
         apply::Request {
@@ -40,7 +43,9 @@ pub fn run(args: Args, out: &Output) -> Result<i32> {
             check: args.check,
             force: args.force,
         },
+        &bar,
     )?;
+    drop(bar);
     if let Some(o) = &applied.opened {
         super::issue::ca_opened(out, &applied.ca_dir, o);
     }

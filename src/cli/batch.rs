@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use minica::error::Result;
 use minica::issue::{self, BatchRequest};
 use minica::keys::KeyType;
+use minica::progress::Progress as _;
 use minica::x509;
 use serde_json::json;
 
@@ -45,7 +46,8 @@ pub fn run(args: Args, out: &Output) -> Result<()> {
     super::stores::refuse_stdout_dir("batch", Some(&args.out_dir))?;
     let dir = args.ca.dir()?;
     let start = std::time::Instant::now();
-    let (issued, opened) = issue::batch(
+    let bar = super::progress::Indicator::bar(out, "signing");
+    let (issued, opened) = issue::batch_with_progress(
         &dir,
         &args.ca.unlock(),
         BatchRequest {
@@ -57,7 +59,15 @@ pub fn run(args: Args, out: &Output) -> Result<()> {
             jobs: args.jobs.map(usize::from),
             force: args.force,
         },
+        &|done, total| {
+            bar.update(done, total);
+            if done == total {
+                // The files are written together after the last signature.
+                bar.message("writing the files");
+            }
+        },
     )?;
+    drop(bar);
     let secs = start.elapsed().as_secs_f64();
     super::issue::ca_opened(out, &dir, &opened);
     let mut warned = std::collections::HashSet::new();

@@ -39,7 +39,9 @@ pub fn run(args: Args, out: &Output) -> Result<()> {
     let dir = args
         .out_dir
         .unwrap_or_else(|| issue::default_out_dir(&names));
+    let spinner = super::progress::Indicator::spinner(out, "generating the key");
     let made = csr::make_to_dir(&names, args.key_type, &dir, args.force)?;
+    drop(spinner);
     out.text(format!(
         "Made a key ({}) and a CSR for {}.\n  key  {}\n  csr  {}\nSend the CSR to the CA (`minica issue --csr {}`); the key stays here.",
         made.key_type,

@@ -85,6 +85,9 @@ pub fn run(args: Args, out: &Output) -> Result<()> {
         // Kept absolute in ca.toml: later commands run from anywhere.
         cfg.ca.pkcs11_module = Some(std::path::absolute(&m).unwrap_or(m));
     }
+    // Not over a passphrase or PIN prompt: only for a key in a plain file.
+    let spinner = (!cfg.ca.encrypt_key && cfg.ca.pkcs11.is_none())
+        .then(|| super::progress::Indicator::spinner(out, "creating the CA"));
     let (created, issuing) = minica::issuers::init(
         &dir,
         &cfg,
@@ -92,6 +95,7 @@ pub fn run(args: Args, out: &Output) -> Result<()> {
         &args.ca.unlock(),
         !args.no_intermediate,
     )?;
+    drop(spinner);
     let ca = &created.ca;
     let cert = dir.join(ca::CERT_FILE);
     let permits = cfg

@@ -126,7 +126,14 @@ pub fn run(args: Args, out: &Output) -> Result<()> {
         }),
         force: args.force,
     };
+    // A slow key or store, and no prompt for the spinner to draw over.
+    let slow = matches!(args.key_type, Some(KeyType::Rsa3072 | KeyType::Rsa4096))
+        || request.keystore.is_some()
+        || request.truststore.is_some();
+    let spinner = (slow && super::progress::shown(out) && !super::progress::ca_may_prompt(&dir))
+        .then(|| super::progress::Indicator::spinner(out, "issuing"));
     let (issued, opened) = issue::issue(&dir, &args.ca.unlock(), request)?;
+    drop(spinner);
     ca_opened(out, &dir, &opened);
     for w in &issued.warnings {
         out.warn(w);

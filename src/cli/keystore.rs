@@ -130,12 +130,14 @@ pub fn run(args: Args, out: &Output) -> Result<()> {
         .collect();
     let entry = stores::key_entry_from_files(&stores::alias_for(&alias), &cert, &key, &extra)?;
     let password = args.password.get(args.format.format, out)?;
+    let spinner = super::progress::Indicator::spinner(out, "writing the keystore");
     let bytes = stores::write_keystore(
         args.format.format,
         &entry,
         password.as_deref().map(String::as_str),
         args.format.pkcs12(),
     )?;
+    drop(spinner);
     write(&path, &bytes, true, args.force)?;
     if super::stores::is_stdout(&path) {
         // Standard output holds the store alone.

@@ -24,6 +24,7 @@ mod issue;
 mod keystore;
 mod list;
 mod options;
+mod progress;
 mod renew;
 mod revoke;
 mod shell;

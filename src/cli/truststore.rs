@@ -87,12 +87,14 @@ pub fn run(args: Args, out: &Output) -> Result<()> {
     check_added(&args.add, args.allow_leaf, out)?;
     let trusted = entries(&args.ca.dir()?, &args.add)?;
     let password = args.password.get(args.format.format, out)?;
+    let spinner = super::progress::Indicator::spinner(out, "writing the truststore");
     let bytes = stores::write_truststore(
         args.format.format,
         &trusted,
         password.as_deref().map(String::as_str),
         args.format.pkcs12(),
     )?;
+    drop(spinner);
     write(&path, &bytes, false, args.force)?;
     if super::stores::is_stdout(&path) {
         // Standard output holds the store alone.

@@ -156,7 +156,7 @@ pub fn require(tool: &str) {
         "keytool" | "java" | "javac" => "default-jdk-headless",
         "gnutls-cli" | "certtool" => "gnutls-bin",
         "certutil" | "pk12util" => "libnss3-tools",
-        "setpriv" | "prlimit" => "util-linux",
+        "setpriv" | "prlimit" | "script" => "util-linux",
         "trust" => "p11-kit",
         "update-ca-certificates" => "ca-certificates",
         "softhsm2-util" => "softhsm2",
