@@ -242,13 +242,19 @@ impl Session {
     /// Loads the CA that signs leaves: the intermediate `name`, else the
     /// default issuer in ca.toml (`issue.issuer`), else the root.
     pub fn load_signer(&self, name: Option<&str>, unlock: &Unlock) -> Result<Ca> {
-        if let State::Partial { present, missing } = self.state() {
-            return Err(incomplete(&self.dir, &present, &missing));
-        }
+        self.check_complete()?;
         let (config, _) = read_config(&self.dir)?;
         match name.map(str::to_string).or(config.issue.issuer) {
             Some(n) => load_intermediate(&self.dir, &n, unlock),
             None => self.load(unlock),
+        }
+    }
+
+    /// Refuses a CA directory that holds some of a CA's files but not all.
+    fn check_complete(&self) -> Result<()> {
+        match self.state() {
+            State::Partial { present, missing } => Err(incomplete(&self.dir, &present, &missing)),
+            _ => Ok(()),
         }
     }
 
@@ -261,6 +267,7 @@ impl Session {
     /// its key: what judging already issued certificates needs, so that
     /// `apply --check` runs without a passphrase or a token.
     pub fn signer_certs(&self, name: Option<&str>) -> Result<SignerCerts> {
+        self.check_complete()?;
         let (config, _) = read_config(&self.dir)?;
         let root = read_ca_cert(&self.dir.join(CERT_FILE))?.der;
         match name.map(str::to_string).or(config.issue.issuer) {

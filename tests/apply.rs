@@ -643,3 +643,18 @@ fn a_new_ca_reissues_everything_and_a_path_in_the_ca_is_refused() {
     let r = apply(&env, &["--base", "/"]).fails_with(2);
     assert!(r.stderr.contains("inside the CA directory"), "{}", r.stderr);
 }
+
+/// `--check` with no CA makes nothing, not even the CA directory, and says
+/// everything would be made.
+#[test]
+fn check_without_a_ca_writes_nothing() {
+    let env = Env::new();
+    write(&env, "env/env.toml", ENV);
+    let before = snapshot(env.path());
+    let r = apply(&env, &["--check", "--json"]).fails_with(1);
+    let j = r.json();
+    assert_eq!(j["ca_created"], true);
+    assert_eq!(j["certificates"][0]["action"], "create");
+    assert_eq!(before, snapshot(env.path()), "--check wrote something");
+    assert!(!env.ca_dir().exists());
+}

@@ -334,9 +334,18 @@ pub fn apply(
         .collect();
     txn::check_outputs(&declared)?;
 
-    let ca_exists = ca::exists(&ca_dir);
-    if req.check && !ca_exists {
-        // Nothing can be judged against a CA that does not exist: all of it would be made.
+    // With --check nothing is made, not even the CA directory; a CA that
+    // is not there means everything would be made.
+    let no_files = !ca::exists(&ca_dir) && !ca_dir.join(ca::KEY_FILE).exists();
+    let session = if req.check && no_files {
+        None
+    } else {
+        Some(ca::Session::open(&ca_dir, !req.check)?)
+    };
+    let empty = session
+        .as_ref()
+        .is_none_or(|s| s.state() == ca::State::Empty);
+    if req.check && empty {
         return Ok(Applied {
             ca_dir,
             base,
@@ -357,9 +366,9 @@ pub fn apply(
             opened: None,
         });
     }
-    let session = ca::Session::open(&ca_dir, !req.check)?;
+    let session = session.expect("opened unless --check found no CA");
     let mut ca_created = false;
-    if session.state() == ca::State::Empty {
+    if empty {
         session.create(&crate::config::CaConfig::default(), false, unlock)?;
         ca_created = true;
     }
