@@ -75,7 +75,13 @@ impl KeyType {
             KeyType::Rsa2048 => RsaKeySize::_2048,
             KeyType::Rsa3072 => RsaKeySize::_3072,
             KeyType::Rsa4096 => RsaKeySize::_4096,
-            _ => return Ok(KeyPair::generate_for(alg)?),
+            // From the OS CSPRNG, not aws-lc's (src/rng.rs says why).
+            _ => {
+                let pkcs8 = crate::rng::generate_pkcs8(alg)
+                    .ok_or_else(|| Error::Crypto(format!("cannot make a {self} key")))?;
+                let der = rustls_pki_types::PrivatePkcs8KeyDer::from(pkcs8);
+                return Ok(KeyPair::try_from(&der)?);
+            }
         };
         Ok(KeyPair::generate_rsa_for(alg, size)?)
     }

@@ -30,6 +30,7 @@ pub mod profile;
 pub mod record;
 pub mod renew;
 pub mod revoke;
+pub mod rng;
 pub mod stores;
 pub mod text;
 pub mod trust;
