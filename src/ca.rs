@@ -360,7 +360,7 @@ impl Session {
         } else {
             None
         };
-        let key = cfg.ca.key_type.generate()?;
+        let key = crate::rng::Signer::new(cfg.ca.key_type.generate()?);
         let cert = params.self_signed(&key)?;
         let key_pem = match &passphrase {
             Some(p) => cakey::encrypt(&keys::pkcs8_der(&key), p)?,
@@ -884,12 +884,12 @@ fn load_files(dir: &Path, unlock: &Unlock) -> Result<Ca> {
             }
             CaKey::Token(Box::new(key))
         }
-        None => CaKey::File(read_ca_key(
+        None => CaKey::File(crate::rng::Signer::new(read_ca_key(
             &dir.join(KEY_FILE),
             &cert_path,
             &cert.spki,
             unlock,
-        )?),
+        )?)),
     };
     signer(dir, cert, key, None, None)
 }
@@ -922,7 +922,7 @@ fn load_intermediate(dir: &Path, name: &str, unlock: &Unlock) -> Result<Ca> {
     signer(
         dir,
         cert,
-        CaKey::File(key),
+        CaKey::File(crate::rng::Signer::new(key)),
         Some(name.to_string()),
         Some(root),
     )

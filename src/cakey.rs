@@ -26,7 +26,8 @@ pub struct Unlock {
 /// token. Both sign through rcgen's `SigningKey`, so an `Issuer` holds
 /// either and the code that signs does not know which.
 pub enum CaKey {
-    File(rcgen::KeyPair),
+    /// Signs through ring, not aws-lc, when ring reads it (src/rng.rs).
+    File(crate::rng::Signer),
     Token(Box<crate::pkcs11::TokenKey>),
 }
 

@@ -283,7 +283,7 @@ pub fn make(names: &[Name], key: &rcgen::KeyPair) -> Result<String> {
         params.distinguished_name.push(DnType::CommonName, first);
     }
     params.subject_alt_names = names.iter().map(Name::to_san).collect::<Result<_>>()?;
-    let csr = params.serialize_request(key)?;
+    let csr = params.serialize_request(&crate::rng::Signer::new(key))?;
     Ok(csr.pem()?.replace("\r\n", "\n"))
 }
 

@@ -82,7 +82,13 @@ impl KeyType {
     pub fn generate_here(self) -> Result<KeyPair> {
         match self.rsa_size() {
             Some(size) => generate_rsa(size),
-            None => Ok(KeyPair::generate_for(self.signature_algorithm())?),
+            // From the OS CSPRNG, not aws-lc's (src/rng.rs says why).
+            None => {
+                let pkcs8 = crate::rng::generate_pkcs8(self.signature_algorithm())
+                    .ok_or_else(|| Error::Crypto(format!("cannot make a {self} key")))?;
+                let der = rustls_pki_types::PrivatePkcs8KeyDer::from(pkcs8);
+                Ok(KeyPair::try_from(&der)?)
+            }
         }
     }
 

@@ -31,6 +31,7 @@ pub mod progress;
 pub mod record;
 pub mod renew;
 pub mod revoke;
+pub mod rng;
 pub mod stores;
 pub mod text;
 pub mod trust;

@@ -520,8 +520,7 @@ impl Token {
             Some(id) => id.clone(),
             None => {
                 let mut id = vec![0u8; 16];
-                aws_lc_rs::rand::fill(&mut id)
-                    .map_err(|_| Error::Crypto("the system's random source failed".into()))?;
+                crate::rng::fill(&mut id)?;
                 id
             }
         };

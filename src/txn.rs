@@ -503,8 +503,7 @@ fn missing_dirs(dir: &Path) -> Vec<PathBuf> {
 
 fn new_id() -> Result<String> {
     let mut b = [0u8; 6];
-    aws_lc_rs::rand::fill(&mut b)
-        .map_err(|_| Error::Crypto("the system random number generator failed".into()))?;
+    crate::rng::fill(&mut b)?;
     Ok(crate::x509::hex(&b))
 }
 

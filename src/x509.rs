@@ -53,8 +53,7 @@ pub fn validity_window(now: OffsetDateTime, days: u32) -> Result<(OffsetDateTime
 /// from the public key, so re-issuing for one key would repeat a serial.
 pub fn random_serial() -> Result<Vec<u8>> {
     let mut serial = vec![0u8; 16];
-    aws_lc_rs::rand::fill(&mut serial)
-        .map_err(|_| Error::Crypto("the system random number generator failed".into()))?;
+    crate::rng::fill(&mut serial)?;
     // Top bit clear: DER INTEGERs are signed, and a serial must be positive.
     // Next bit set: no leading zero byte, so every serial has the same length.
     serial[0] = (serial[0] & 0x7f) | 0x40;

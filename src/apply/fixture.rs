@@ -141,7 +141,7 @@ pub(super) fn sign(
             params.use_authority_key_identifier_extension = false;
             params.crl_distribution_points.clear();
             let cert = params
-                .self_signed(&pair)
+                .self_signed(&crate::rng::Signer::new(pair))
                 .map_err(|e| Error::Crypto(format!("cannot sign: {e}")))?;
             Signed::of(&params, &cert, &checked)
         }
@@ -176,7 +176,7 @@ pub(super) fn sign(
 fn throwaway_ca(
     now: OffsetDateTime,
     until: OffsetDateTime,
-) -> Result<(rcgen::CertifiedIssuer<'static, rcgen::KeyPair>, String)> {
+) -> Result<(rcgen::CertifiedIssuer<'static, crate::rng::Signer>, String)> {
     let mut params = CertificateParams::default();
     params.serial_number = Some(SerialNumber::from_slice(&x509::random_serial()?));
     params.distinguished_name = rcgen::DistinguishedName::new();
@@ -192,7 +192,7 @@ fn throwaway_ca(
     params.not_before = (now - x509::BACKDATE).min(until - Duration::days(2));
     params.not_after = until + Duration::days(1);
     let key = KeyType::EcdsaP256.generate()?;
-    let issuer = rcgen::CertifiedIssuer::self_signed(params, key)
+    let issuer = rcgen::CertifiedIssuer::self_signed(params, crate::rng::Signer::new(key))
         .map_err(|e| Error::Crypto(format!("cannot make the throwaway CA: {e}")))?;
     let pem = issuer.pem();
     Ok((issuer, pem))

@@ -99,8 +99,7 @@ fn keystream(pw: &[u8], salt: &[u8], len: usize) -> Zeroizing<Vec<u8>> {
 
 fn protect_key(pkcs8: &[u8], pw: &[u8]) -> Result<Vec<u8>> {
     let mut salt = [0u8; SALT_LEN];
-    aws_lc_rs::rand::fill(&mut salt)
-        .map_err(|_| Error::Crypto("the random generator failed".into()))?;
+    crate::rng::fill(&mut salt)?;
     let stream = keystream(pw, &salt, pkcs8.len());
     let mut check = Context::new(&SHA1_FOR_LEGACY_USE_ONLY);
     check.update(pw);

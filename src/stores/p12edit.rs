@@ -861,7 +861,7 @@ impl Pkcs12File {
             alg.extend([0x05, 0x00]);
             let salt: Vec<u8> = {
                 let mut b = vec![0u8; 16];
-                aws_lc_rs::rand::fill(&mut b).expect("the system random generator");
+                crate::rng::fill(&mut b).expect("the system random generator");
                 b
             };
             Mac {

@@ -41,7 +41,7 @@ pub enum Scheme {
 
 fn random(n: usize) -> Vec<u8> {
     let mut b = vec![0u8; n];
-    aws_lc_rs::rand::fill(&mut b).expect("the system random generator");
+    crate::rng::fill(&mut b).expect("the system random generator");
     b
 }
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::Root;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -60,8 +60,7 @@ pub struct Exported {
 /// A random version 4 UUID, upper case (as Apple writes them).
 fn uuid_v4() -> Result<String> {
     let mut b = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut b)
-        .map_err(|_| Error::Crypto("the random generator failed".into()))?;
+    crate::rng::fill(&mut b)?;
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = crate::x509::hex(&b).to_ascii_uppercase();
