@@ -81,6 +81,20 @@ fn everyday_commands_never_start_aws_lc_jitter_entropy() {
             &env,
             &["batch", "hosts.txt", "--out-dir", "certs", "-q"]
         ));
+        // apply: a first run makes keys, stores and a revoked fixture's
+        // CRL; a second one only judges.
+        std::fs::write(
+            env.file("env.toml"),
+            "[[certificate]]\nnames = [\"k.test\"]\nkeystore = { format = \"p12\", password = \"pw\" }\n\
+             [[certificate]]\nnames = [\"r.test\"]\nfault = \"revoked\"\n",
+        )
+        .unwrap();
+        for _ in 0..2 {
+            assert!(
+                !reaches_jitter(&env, &["apply", "env.toml", "-q"]),
+                "minica apply ran aws-lc's jitter entropy collector"
+            );
+        }
     }
 }
 
