@@ -92,7 +92,12 @@ fn a_batch_on_a_terminal_draws_a_bar_on_stderr_and_stdout_stays_clean() {
         false,
     );
     let last = tty.rfind(&format!("/{LEAVES} ")).expect("no bar drawn");
-    assert!(tty.contains("signing ["), "no bar: {tty:?}");
+    // Signing may end within the display's delay on a fast machine: then
+    // the first bar drawn already says what comes after it.
+    assert!(
+        tty.contains("signing [") || tty.contains("writing the files ["),
+        "no bar: {tty:?}"
+    );
     // The bar is cleared at the end: after its last drawing, the line is erased.
     assert!(tty[last..].contains("\x1b[2K"), "bar left: {tty:?}");
     let stdout = read(&env.file("stdout.txt"));
