@@ -1,17 +1,17 @@
 //! What `minica batch` reads: many certificates in one file. Either plain
 //! text, one certificate per line (its names, separated by spaces; `#`
-//! starts a comment), or a TOML manifest whose `[[certificate]]` tables may
-//! also set the profile, lifetime, key type and output directory of each.
+//! starts a comment), or a TOML manifest in `apply`'s format (see
+//! [`crate::apply::manifest`]): one format for both commands, of which
+//! batch takes each `[[certificate]]`'s names, profile, lifetime, key type
+//! and output directory, and `[defaults]`. What only `apply` does (stores,
+//! faults, issuers, standalone truststores, renewal) is refused by name.
 
 use std::path::{Path, PathBuf};
-
-use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::keys::KeyType;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Entry {
     pub names: Vec<String>,
     pub profile: Option<String>,
@@ -21,23 +21,51 @@ pub struct Entry {
     pub out: Option<PathBuf>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Manifest {
-    #[serde(default)]
-    certificate: Vec<Entry>,
+/// The certificates of an `apply` manifest, as batch issues them.
+fn from_manifest(path: &Path, text: &str) -> Result<Vec<Entry>> {
+    let m = crate::apply::manifest::parse(path, text)?;
+    let only_apply = |what: &str| {
+        Error::bad_file_fix(
+            path,
+            format!("sets {what}, which `batch` does not do"),
+            "run `minica apply` on it, or remove it",
+        )
+    };
+    if !m.truststore.is_empty() {
+        return Err(only_apply("[[truststore]]"));
+    }
+    if m.ca_dir.is_some() || m.renew_before.is_some() || m.defaults.issuer.is_some() {
+        return Err(only_apply("ca_dir, renew_before or an issuer"));
+    }
+    m.certificate
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if c.keystore.is_some()
+                || c.truststore.is_some()
+                || c.fault.is_some()
+                || c.issuer.is_some()
+            {
+                return Err(only_apply(&format!(
+                    "a keystore, truststore, fault or issuer in certificate {}",
+                    i + 1
+                )));
+            }
+            Ok(Entry {
+                names: c.names,
+                profile: c.profile.or(m.defaults.profile.clone()),
+                days: c.days.or(m.defaults.days),
+                key_type: c.key_type.or(m.defaults.key_type),
+                out: c.out,
+            })
+        })
+        .collect()
 }
 
 /// Parses a batch file: TOML when its name ends in .toml, else lines.
 pub fn parse(path: &Path, text: &str) -> Result<Vec<Entry>> {
     let entries = if path.extension().is_some_and(|e| e == "toml") {
-        let m: Manifest = toml::from_str(text).map_err(|e| {
-            Error::bad_file(
-                path,
-                format!("invalid manifest: {}", crate::profile::toml_message(&e)),
-            )
-        })?;
-        m.certificate
+        from_manifest(path, text)?
     } else {
         text.lines()
             .map(|l| l.split('#').next().unwrap_or_default().trim())
@@ -89,5 +117,18 @@ mod tests {
             .is_err()
         );
         assert!(parse(Path::new("b.txt"), "# nothing\n").is_err());
+        // One format with apply: its defaults count, what only apply does is refused.
+        let d = parse(
+            Path::new("b.toml"),
+            "[defaults]\ndays = 7\n[[certificate]]\nnames = [\"y.test\"]\n",
+        )
+        .unwrap();
+        assert_eq!(d[0].days, Some(7));
+        let e = parse(
+            Path::new("b.toml"),
+            "[[certificate]]\nnames = [\"y.test\"]\nfault = \"expired\"\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("minica apply"), "{e}");
     }
 }
