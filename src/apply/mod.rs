@@ -437,35 +437,61 @@ pub fn apply(
     let mut new_revocations: Vec<record::Revocation> = Vec::new();
     let mut crl_wanted: Vec<(usize, Option<String>)> = Vec::new();
     let mut opened = None;
-    let to_do = verdicts
+    let reissues =
+        |v: &Verdict| matches!(v.action, Action::Create | Action::Renew | Action::Reissue);
+    // The signers first, one at a time: a passphrase or PIN prompt is
+    // asked once per CA, never from two threads.
+    for ((t, _), v) in targets.iter().zip(&verdicts) {
+        if v.action == Action::Unchanged || signers.contains_key(&t.issuer) {
+            continue;
+        }
+        let ca = session.load_signer(t.issuer.as_deref(), unlock)?;
+        opened.get_or_insert_with(|| issue::CaOpened {
+            created: ca_created,
+            key_type: ca.config.ca.key_type.as_str().to_string(),
+            not_after: ca.not_after,
+            recovered: session.recovered.clone(),
+        });
+        signers.insert(t.issuer.clone(), ca);
+    }
+    // Then keys and signatures on every core, as batch makes them.
+    let to_sign: Vec<usize> = (0..targets.len())
+        .filter(|&i| reissues(&verdicts[i]))
+        .collect();
+    let signed: Vec<std::sync::Mutex<Option<Leaf>>> = targets
         .iter()
-        .filter(|v| v.action != Action::Unchanged)
-        .count();
-    let mut done = 0;
+        .map(|_| std::sync::Mutex::new(None))
+        .collect();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    fsx::for_each_chunked(&to_sign, |&i| {
+        let (t, v) = (&targets[i].0, &verdicts[i]);
+        let leaf = fixture::sign(
+            t,
+            &signers[&t.issuer],
+            now,
+            renew_before,
+            v.kept_key.as_ref(),
+        )?;
+        *signed[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(leaf);
+        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        progress.update(n, to_sign.len());
+        Ok(())
+    })?;
     for (i, ((t, _), v)) in targets.iter().zip(&verdicts).enumerate() {
         let mut outcome = v.outcome(t);
         if v.action == Action::Unchanged {
             outcomes.push(outcome);
             continue;
         }
-        let reissue = matches!(v.action, Action::Create | Action::Renew | Action::Reissue);
-        let ca = match signers.entry(t.issuer.clone()) {
-            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                slot.insert(session.load_signer(t.issuer.as_deref(), unlock)?)
-            }
-        };
-        if opened.is_none() {
-            opened = Some(issue::CaOpened {
-                created: ca_created,
-                key_type: ca.config.ca.key_type.as_str().to_string(),
-                not_after: ca.not_after,
-                recovered: session.recovered.clone(),
-            });
-        }
+        let reissue = reissues(v);
+        let ca = &signers[&t.issuer];
         let mut written = Vec::new();
         let leaf: Leaf = if reissue {
-            let leaf = fixture::sign(t, ca, now, renew_before, v.kept_key.as_ref())?;
+            let leaf = signed[i]
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+                .expect("every re-issued entry was signed above");
             put(
                 &mut plan,
                 &mut written,
@@ -564,10 +590,6 @@ pub fn apply(
             crl_wanted.push((i, ca.name.clone()));
         }
         outcome.files = written;
-        // After the entry, so the first update (which may start a display)
-        // comes after any passphrase prompt.
-        done += 1;
-        progress.update(done, to_do);
         outcome.serial = Some(leaf.serial.clone());
         outcome.not_after = Some(leaf.not_after);
         outcomes.push(outcome);
