@@ -12,7 +12,7 @@ use std::path::Path;
 use rcgen::{CertificateParams, DnType};
 use x509_parser::certification_request::X509CertificationRequest;
 use x509_parser::cri_attributes::ParsedCriAttribute;
-use x509_parser::extensions::{GeneralName, ParsedExtension};
+use x509_parser::extensions::ParsedExtension;
 use x509_parser::prelude::FromDer;
 
 use crate::error::{Error, Result};
@@ -154,13 +154,9 @@ fn read_with(path: &Path, bytes: &[u8], cn_as_name: bool) -> Result<Request> {
                     ));
                 }
                 for gn in &san.general_names {
-                    let name = match gn {
-                        GeneralName::DNSName(s)
-                        | GeneralName::RFC822Name(s)
-                        | GeneralName::URI(s) => Some(Name::parse(s).map_err(name_err)?),
-                        GeneralName::IPAddress(b) => crate::x509::ip_from_bytes(b).map(Name::Ip),
-                        _ => None,
-                    };
+                    let name = crate::names::from_general_name(gn)
+                        .transpose()
+                        .map_err(name_err)?;
                     match name {
                         Some(n) => {
                             if seen.insert(n.clone()) {

@@ -364,6 +364,19 @@ pub fn too_many(count: usize) -> Error {
     ))
 }
 
+/// A subjectAltName entry read from a certificate or CSR, as a name; None
+/// for the kinds minica does not issue (directory names, OIDs, others).
+pub fn from_general_name(gn: &x509_parser::extensions::GeneralName<'_>) -> Option<Result<Name>> {
+    use x509_parser::extensions::GeneralName;
+    match gn {
+        GeneralName::DNSName(s) | GeneralName::RFC822Name(s) | GeneralName::URI(s) => {
+            Some(Name::parse(s))
+        }
+        GeneralName::IPAddress(b) => crate::x509::ip_from_bytes(b).map(|ip| Ok(Name::Ip(ip))),
+        _ => None,
+    }
+}
+
 /// Parses every name, dropping duplicates (after normalisation) in one
 /// hashed pass, and refusing more than MAX_NAMES.
 pub fn parse_all<S: AsRef<str>>(inputs: &[S]) -> Result<Vec<Name>> {

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use rustls_pki_types::CertificateDer;
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
-use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificate};
+use x509_parser::prelude::{FromDer, ParsedExtension, X509Certificate};
 use zeroize::Zeroizing;
 
 use crate::ca::{self, Ca, SignerCerts};
@@ -29,7 +29,7 @@ use crate::keys::{self, KeyType};
 use crate::names::Name;
 use crate::password;
 use crate::policy::KeyInfo;
-use crate::profile::{self, ExtKeyUsage, KeyUsage, Profile};
+use crate::profile::{self, KeyUsage, Profile};
 use crate::stores::{self, Format, Pkcs12Options};
 use crate::{fsx, record, txn, x509};
 
@@ -1156,21 +1156,17 @@ fn certs_in(path: &Path) -> Result<Option<Vec<CertificateDer<'static>>>> {
     })
 }
 
-/// The subjectAltNames of a certificate, as minica's names.
+/// The subjectAltNames of a certificate, as minica's names, read as a
+/// CSR's are (entries of kinds minica does not issue are left out).
 fn san_names(x: &X509Certificate<'_>) -> Vec<Name> {
     let mut out = Vec::new();
     for ext in x.extensions() {
         if let ParsedExtension::SubjectAlternativeName(san) = ext.parsed_extension() {
-            for n in &san.general_names {
-                let name = match n {
-                    GeneralName::DNSName(d) => Some(Name::Dns(d.to_ascii_lowercase())),
-                    GeneralName::IPAddress(b) => x509::ip_from_bytes(b).map(Name::Ip),
-                    GeneralName::RFC822Name(e) => Some(Name::Email(e.to_string())),
-                    GeneralName::URI(u) => Some(Name::Uri(u.to_string())),
-                    _ => None,
-                };
-                out.extend(name);
-            }
+            out.extend(
+                san.general_names
+                    .iter()
+                    .filter_map(|g| crate::names::from_general_name(g)?.ok()),
+            );
         }
     }
     out
@@ -1187,7 +1183,10 @@ fn list(names: &[Name]) -> String {
 
 /// Why the certificate's key usages are not what the profile makes, if so.
 /// The usages themselves are compared, not the profile's name: a profile
-/// edited in place makes its certificates out of date.
+/// edited in place makes its certificates out of date. The certificate's
+/// are read with the tables inspect and CSR checks use
+/// (`x509::key_usage_names`, `x509::eku_names`), which spell them as
+/// profiles do; a usage no profile makes (keyCertSign, an OID) differs too.
 fn profile_mismatch(
     x: &X509Certificate<'_>,
     profile: &Profile,
@@ -1198,42 +1197,32 @@ fn profile_mismatch(
     if rsa && profile.rsa_key_encipherment && !want_ku.contains(&KeyUsage::KeyEncipherment) {
         want_ku.push(KeyUsage::KeyEncipherment);
     }
+    let want_ku: Vec<String> = want_ku.iter().map(spelled).collect();
+    let want_eku: Vec<String> = profile.extended_key_usage.iter().map(spelled).collect();
     let mut have_ku = Vec::new();
     let mut have_eku = Vec::new();
     for ext in x.extensions() {
         match ext.parsed_extension() {
             ParsedExtension::KeyUsage(k) => {
-                for (on, ku) in [
-                    (k.digital_signature(), KeyUsage::DigitalSignature),
-                    (k.non_repudiation(), KeyUsage::ContentCommitment),
-                    (k.key_encipherment(), KeyUsage::KeyEncipherment),
-                    (k.data_encipherment(), KeyUsage::DataEncipherment),
-                    (k.key_agreement(), KeyUsage::KeyAgreement),
-                ] {
-                    if on {
-                        have_ku.push(ku);
-                    }
-                }
+                have_ku = x509::key_usage_names(k)
+                    .into_iter()
+                    .map(String::from)
+                    .collect();
             }
-            ParsedExtension::ExtendedKeyUsage(e) => {
-                for (on, eku) in [
-                    (e.server_auth, ExtKeyUsage::ServerAuth),
-                    (e.client_auth, ExtKeyUsage::ClientAuth),
-                    (e.code_signing, ExtKeyUsage::CodeSigning),
-                    (e.email_protection, ExtKeyUsage::EmailProtection),
-                    (e.time_stamping, ExtKeyUsage::TimeStamping),
-                    (e.ocsp_signing, ExtKeyUsage::OcspSigning),
-                ] {
-                    if on {
-                        have_eku.push(eku);
-                    }
-                }
-            }
+            ParsedExtension::ExtendedKeyUsage(e) => have_eku = x509::eku_names(e),
             _ => {}
         }
     }
-    (!same_set(&have_ku, &want_ku) || !same_set(&have_eku, &profile.extended_key_usage))
+    (!same_set(&have_ku, &want_ku) || !same_set(&have_eku, &want_eku))
         .then(|| format!("its key usages are not those the profile {profile_name} makes now"))
+}
+
+/// A profile's usage as profiles spell it: its serde name.
+fn spelled<T: Serialize>(usage: &T) -> String {
+    match serde_json::to_value(usage) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
 }
 
 /// Resolves a store entry: its path (under the base), format and password.
