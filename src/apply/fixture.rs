@@ -157,7 +157,6 @@ pub(super) fn sign(
         }
         _ => spec.sign(ca, &public, &checked)?,
     };
-    let alone = matches!(t.fault, Some(Fault::SelfSigned | Fault::WrongCa));
     Ok(Leaf {
         der: signed.der,
         pem: signed.pem,
@@ -167,8 +166,7 @@ pub(super) fn sign(
         key_pkcs8: Some(pkcs8),
         key_kept,
         throwaway,
-        recorded: !alone,
-        alone,
+        alone: t.alone(),
     })
 }
 

@@ -112,6 +112,12 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// Signed by something other than the CA: its chain is the leaf
+    /// alone, and the CA's record does not list it.
+    pub fn outside_the_ca(self) -> bool {
+        matches!(self, Fault::SelfSigned | Fault::WrongCa)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Fault::Expired => "expired",

@@ -172,6 +172,13 @@ struct Target {
     truststore: Option<StoreTarget>,
 }
 
+impl Target {
+    /// Its chain is the leaf alone (see [`Fault::outside_the_ca`]).
+    fn alone(&self) -> bool {
+        self.fault.is_some_and(Fault::outside_the_ca)
+    }
+}
+
 /// The most a manifest may be: it is a hand-written file.
 const MAX_MANIFEST: u64 = 4 << 20;
 
@@ -380,6 +387,7 @@ pub fn apply(
         force: req.force,
     };
     let mut signer_certs: HashMap<Option<String>, SignerCerts> = HashMap::new();
+    let mut profiles: HashMap<String, Profile> = HashMap::new();
     let mut verdicts = Vec::with_capacity(targets.len());
     for (t, key_from_ca) in &mut targets {
         if *key_from_ca && t.key != WantedKey::WeakRsa {
@@ -388,11 +396,14 @@ pub fn apply(
         if t.profile_name.is_empty() {
             t.profile_name = config.profile.clone();
         }
-        t.profile = Some(
-            profile::load(&t.profile_name, &ca_dir)
+        // Each profile is read once, however many entries use it (as batch does).
+        if !profiles.contains_key(&t.profile_name) {
+            let p = profile::load(&t.profile_name, &ca_dir)
                 .map_err(|err| at(format!("certificate {}", t.label.display()), err))?
-                .0,
-        );
+                .0;
+            profiles.insert(t.profile_name.clone(), p);
+        }
+        t.profile = Some(profiles[&t.profile_name].clone());
         if !signer_certs.contains_key(&t.issuer) {
             let s = session.signer_certs(t.issuer.as_deref())?;
             signer_certs.insert(t.issuer.clone(), s);
@@ -506,7 +517,7 @@ pub fn apply(
             if let Some((path, pem)) = &leaf.throwaway {
                 put(&mut plan, &mut written, path, pem.as_bytes(), fsx::PUBLIC);
             }
-            if leaf.recorded {
+            if !leaf.alone {
                 let issued = Issued {
                     names: t.cert_names.clone(),
                     profile: t.profile_name.clone(),
@@ -693,8 +704,6 @@ pub(crate) struct Leaf {
     pub key_kept: bool,
     /// wrong_ca: the throwaway CA's certificate and where it goes.
     pub throwaway: Option<(PathBuf, String)>,
-    /// Signed by this CA, so in its record.
-    pub recorded: bool,
     /// Its chain is the leaf alone (self_signed, wrong_ca), not the CA's.
     pub alone: bool,
 }
@@ -947,7 +956,7 @@ impl Judge {
             fixture::Validity::Renew(why) => renew.push(why),
             fixture::Validity::Reissue(why) => reissue.push(why),
         }
-        let alone = matches!(t.fault, Some(Fault::SelfSigned | Fault::WrongCa));
+        let alone = t.alone();
         let current = Leaf {
             pem: keys::pem_encode("CERTIFICATE", der.to_vec()),
             serial: x509::hex(x.raw_serial()),
@@ -957,7 +966,6 @@ impl Judge {
             key_pkcs8: kept_key.clone(),
             key_kept: true,
             throwaway: None,
-            recorded: false,
             alone,
         };
         let intermediates: Vec<CertificateDer<'static>> = match &signer.name {
