@@ -411,7 +411,12 @@ pub fn apply(
         let signer = &signer_certs[&t.issuer];
         verdicts.push(ctx.certificate(t, signer)?);
     }
-    let root = session.signer_certs(None)?.root;
+    // Every signer's chain ends at the one root: read it again only when
+    // no certificate entry read it.
+    let root = match signer_certs.values().next() {
+        Some(s) => s.root.clone(),
+        None => session.signer_certs(None)?.root,
+    };
     let trust_verdicts: Vec<Verdict> = trusts
         .iter()
         .map(|t| ctx.truststore(t, &root))
