@@ -156,6 +156,10 @@ fn what_changed_in_the_manifest_is_redone_and_nothing_else() {
         out.contains("does not open with the manifest's password"),
         "{out}"
     );
+    assert!(
+        out.contains("wrong password"),
+        "the reader's reason is kept: {out}"
+    );
     let cs = java_keytool_list(&env.file("env/client/client.jks"), "rotated");
     assert!(cs.contains("PrivateKeyEntry"), "{cs}");
 
@@ -215,6 +219,9 @@ fn java_keytool_list(store: &Path, password: &str) -> String {
 #[test]
 fn paths_outside_the_base_and_foreign_files_are_refused_with_nothing_written() {
     let env = Env::new();
+    // A manifest that is not there is bad input, like batch's file.
+    let r = env.minica(&["apply", "no-such-env.toml"]).fails_with(2);
+    assert!(r.stderr.contains("no such file"), "{}", r.stderr);
     std::fs::create_dir_all(env.file("outside")).unwrap();
     for (bad, says) in [
         (

@@ -189,7 +189,14 @@ pub fn apply(
     req: Request,
     progress: &dyn crate::progress::Progress,
 ) -> Result<Applied> {
-    let bytes = fsx::read_nofollow(&req.manifest, MAX_MANIFEST)?;
+    let bytes = match fsx::read_nofollow(&req.manifest, MAX_MANIFEST) {
+        // A manifest the user named that is not there is bad input (exit
+        // 2), as for batch's file (fsx::read), not a failure.
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::bad_file(&req.manifest, "no such file"));
+        }
+        r => r?,
+    };
     let text = String::from_utf8(bytes)
         .map_err(|_| Error::bad_file(&req.manifest, "is not UTF-8 text; expected TOML"))?;
     let m = manifest::parse(&req.manifest, &text)?;
@@ -1062,9 +1069,14 @@ impl Judge {
         let password = s.store.password.as_deref().map(String::as_str);
         Ok(match stores::read(&s.path, &bytes, password) {
             Ok(c) => Store::Opened(c),
-            Err(_) => Store::Wrong(format!(
-                "{} does not open with the manifest's password",
-                s.path.display()
+            // The reader says which: a wrong password, or a damaged file.
+            Err(e) => Store::Wrong(format!(
+                "{} does not open with the manifest's password: {}",
+                s.path.display(),
+                match e {
+                    Error::BadFile { problem, .. } => problem,
+                    other => other.to_string(),
+                }
             )),
         })
     }
