@@ -800,16 +800,72 @@ fn read_ca_key(key_path: &Path, cert_path: &Path, spki: &[u8], unlock: &Unlock) 
 
 fn read_config(dir: &Path) -> Result<(CaConfig, PathBuf)> {
     let config_path = dir.join(CONFIG_FILE);
-    let config = if config_path.symlink_metadata().is_ok() {
-        let bytes = fsx::read_nofollow(&config_path, fsx::MAX_INPUT)?;
-        let text = String::from_utf8(bytes).map_err(|_| {
-            Error::bad_file(&config_path, "is not UTF-8 text; expected TOML settings")
-        })?;
-        CaConfig::from_toml(&text, &config_path)?
-    } else {
-        CaConfig::default()
+    let config = match config_path.symlink_metadata() {
+        Ok(meta) => {
+            let seen = Seen::of(&config_path, &meta);
+            if let Some(c) = CONFIG_READ.with_borrow(|r| r.as_ref().and_then(|r| r.get(&seen))) {
+                return Ok((c, config_path));
+            }
+            let bytes = fsx::read_nofollow(&config_path, fsx::MAX_INPUT)?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                Error::bad_file(&config_path, "is not UTF-8 text; expected TOML settings")
+            })?;
+            let config = CaConfig::from_toml(&text, &config_path)?;
+            CONFIG_READ.set(Some(ConfigRead {
+                seen,
+                config: config.clone(),
+            }));
+            config
+        }
+        Err(_) => CaConfig::default(),
     };
     Ok((config, config_path))
+}
+
+thread_local! {
+    /// The ca.toml read last. One `issue` asks for it five times (is the
+    /// key in a token, which issuer, the signer, its policy, ...): strace
+    /// showed five opens, reads and TOML parses of the same file.
+    static CONFIG_READ: std::cell::RefCell<Option<ConfigRead>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+struct ConfigRead {
+    seen: Seen,
+    config: CaConfig,
+}
+
+impl ConfigRead {
+    /// The settings, if the file is still the one they were read from.
+    fn get(&self, seen: &Seen) -> Option<CaConfig> {
+        (self.seen == *seen).then(|| self.config.clone())
+    }
+}
+
+/// What identifies one version of a file: a rewrite (minica renames a new
+/// file into place: a new inode) or an edit in place (size, times) changes it.
+#[derive(PartialEq, Eq)]
+struct Seen {
+    path: PathBuf,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    /// Device, inode and change time, where the platform has them.
+    #[cfg(unix)]
+    id: (u64, u64, i64, i64),
+}
+
+impl Seen {
+    fn of(path: &Path, m: &fs::Metadata) -> Seen {
+        #[cfg(unix)]
+        use std::os::unix::fs::MetadataExt;
+        Seen {
+            path: path.to_path_buf(),
+            len: m.len(),
+            modified: m.modified().ok(),
+            #[cfg(unix)]
+            id: (m.dev(), m.ino(), m.ctime(), m.ctime_nsec()),
+        }
+    }
 }
 
 /// Assembles a signer from its certificate and key, under `root`.
