@@ -3,10 +3,8 @@
 
 mod cli;
 
-use clap::Parser;
-
 fn main() {
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_fast();
     let out = cli.output();
     let code = match cli.run() {
         Ok(code) => code,
