@@ -577,13 +577,6 @@ fn stage(
         .filter(|o| !o.moves)
         .zip(outputs)
         .collect();
-    let tmps = || {
-        journal
-            .ops
-            .iter()
-            .filter(|o| !o.moves)
-            .map(|o| o.tmp.as_path())
-    };
     if durability == fsx::Durability::Deferred {
         // A batch's thousands of files are written on every core, and
         // flushed by one syncfs per file system.
@@ -594,8 +587,7 @@ fn stage(
                 .sync_file(&f)
                 .map_err(|e| Error::io("write", &p.0.dest, e))
         })?;
-        let slot_dirs = new_slot.into_iter().flat_map(|d| [d, fsx::parent_dir(d)]);
-        return sync_dirs_as_given(tmps().map(fsx::parent_dir).chain(slot_dirs), durability);
+        return sync_dirs_as_given(new_names(journal, new_slot).into_iter(), durability);
     }
     // Every name first (a few small writes), then every flush at once: the
     // files' and their directories' (the temporary names). None depends on
@@ -605,10 +597,7 @@ fn stage(
         .iter()
         .map(|p| write_one(*p).map(|f| (f, p.0)))
         .collect::<Result<_>>()?;
-    let mut dirs: Vec<&Path> = tmps().map(fsx::parent_dir).collect();
-    dirs.extend(new_slot.into_iter().flat_map(|d| [d, fsx::parent_dir(d)]));
-    dirs.sort();
-    dirs.dedup();
+    let dirs = new_names(journal, new_slot);
     enum Flush<'a> {
         File(&'a File, &'a Path),
         Dir(&'a Path),
@@ -622,6 +611,27 @@ fn stage(
         Flush::File(f, dest) => f.sync_all().map_err(|e| Error::io("write", dest, e)),
         Flush::Dir(d) => fsx::sync_dir(d).map_err(|e| Error::io("flush to disk", d, e)),
     })
+}
+
+/// The directories holding a name this transaction made before its commit:
+/// the temporary files', each directory it created (its entry is in its
+/// parent), and for a slot just made, the journal directory, the CA
+/// directory and the one that holds it (a new CA's directory is new too).
+fn new_names<'a>(journal: &'a Journal, new_slot: Option<&'a Path>) -> Vec<&'a Path> {
+    let mut dirs: Vec<&Path> = journal
+        .ops
+        .iter()
+        .filter(|o| !o.moves)
+        .map(|o| fsx::parent_dir(&o.tmp))
+        .chain(journal.created_dirs.iter().map(|d| fsx::parent_dir(d)))
+        .collect();
+    if let Some(j) = new_slot {
+        let ca = fsx::parent_dir(j);
+        dirs.extend([j, ca, fsx::parent_dir(ca)]);
+    }
+    dirs.sort();
+    dirs.dedup();
+    dirs
 }
 
 /// Flushes the directories of `files`.
@@ -1026,6 +1036,50 @@ mod tests {
         assert_eq!(names, [slot::NAME], "journal left");
         let mut s = Slot::open(&ca.join(JOURNAL_DIR)).unwrap();
         assert_eq!(s.read(MAX_JOURNAL).unwrap(), None, "slot not marked done");
+    }
+
+    /// A name is durable once the directory holding it is flushed: an
+    /// output directory made by the transaction lives in its parent, and a
+    /// new slot's journal directory in the CA directory, which may itself be
+    /// new (`init`) and lives in its parent.
+    #[test]
+    fn every_directory_holding_a_new_name_is_flushed() {
+        let op = |tmp: &str| Op {
+            tmp: PathBuf::from(tmp),
+            dest: PathBuf::from("unused"),
+            replace: Replace::Never,
+            old: None,
+            keep_old: false,
+            moves: false,
+        };
+        let j = Journal {
+            id: "n".into(),
+            state: State::Prepared,
+            ops: vec![op("/w/a/b/.t0"), op("/w/a/b/.t1"), op("/x/.t2")],
+            record: Vec::new(),
+            revoked: Vec::new(),
+            record_dir: None,
+            created_dirs: vec![PathBuf::from("/w/a"), PathBuf::from("/w/a/b")],
+        };
+        let names = |slot| {
+            new_names(&j, slot)
+                .iter()
+                .map(|p| p.to_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(None), ["/w", "/w/a", "/w/a/b", "/x"]);
+        assert_eq!(
+            names(Some(Path::new("/cas/ca/journal"))),
+            [
+                "/cas",
+                "/cas/ca",
+                "/cas/ca/journal",
+                "/w",
+                "/w/a",
+                "/w/a/b",
+                "/x"
+            ]
+        );
     }
 
     /// The slot as a kill leaves it: committed (after the flush that is
