@@ -323,6 +323,39 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// A directory opened to be flushed (its entries made durable), or None
+/// where directories are not flushed (Windows: see [`sync_dir`]).
+pub fn open_dir_to_flush(dir: &Path) -> Result<Option<File>> {
+    if cfg!(windows) {
+        return Ok(None);
+    }
+    File::open(dir)
+        .map(Some)
+        .map_err(|e| Error::io("flush to disk", dir, e))
+}
+
+/// Flushes every file at once and waits for all: through Linux AIO where
+/// it works (no thread per flush, see src/aio.rs), else on a thread each.
+/// Each file comes with the path its error names. The first error is
+/// returned.
+pub fn flush_together(files: &[(&File, crate::aio::Flush, &Path)]) -> Result<()> {
+    use crate::aio::Flush;
+    let flush = |f: &File, how: Flush| match how {
+        Flush::All => f.sync_all(),
+        Flush::Data => f.sync_data(),
+    };
+    let pairs: Vec<(&File, Flush)> = files.iter().map(|(f, how, _)| (*f, *how)).collect();
+    match crate::aio::flush_all(&pairs) {
+        Some(results) => results
+            .into_iter()
+            .zip(files)
+            .try_for_each(|(r, (_, _, path))| r.map_err(|e| Error::io("flush to disk", path, e))),
+        None => for_each_parallel(files, true, |(f, how, path)| {
+            flush(f, *how).map_err(|e| Error::io("flush to disk", path, e))
+        }),
+    }
+}
+
 /// Runs `f` on every item, the items split into one run per core: for
 /// thousands of small files (a batch), where a thread per item would cost
 /// more than it saves. The first error is returned.

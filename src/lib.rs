@@ -3,6 +3,7 @@
 //! The library holds all the logic; the `minica` binary (src/main.rs and
 //! src/cli/) only parses arguments, calls one function here, and prints.
 
+pub mod aio;
 pub mod apply;
 pub mod ca;
 pub mod cakey;

@@ -140,6 +140,23 @@ pub fn revocations(ca_dir: &Path) -> Result<Vec<Revocation>> {
 }
 
 fn append_lines<T: Serialize>(p: &Path, lines: &[T]) -> Result<()> {
+    let f = append_lines_unflushed(p, lines)?;
+    f.sync_data()
+        .map_err(|e| crate::Error::io("append to", p, e))
+}
+
+/// Appends record lines in one write without flushing them: the open file
+/// is returned for the caller to flush together with other files.
+pub fn append_all_unflushed(ca_dir: &Path, entries: &[Entry]) -> Result<std::fs::File> {
+    append_lines_unflushed(&path(ca_dir), entries)
+}
+
+/// [`append_revocations`], likewise unflushed.
+pub fn append_revocations_unflushed(ca_dir: &Path, lines: &[Revocation]) -> Result<std::fs::File> {
+    append_lines_unflushed(&ca_dir.join(REVOKED_FILE), lines)
+}
+
+fn append_lines_unflushed<T: Serialize>(p: &Path, lines: &[T]) -> Result<std::fs::File> {
     use std::io::Write;
     let mut buf = String::new();
     for e in lines {
@@ -148,8 +165,8 @@ fn append_lines<T: Serialize>(p: &Path, lines: &[T]) -> Result<()> {
     }
     let mut f = fsx::open_append(p, fsx::PUBLIC)?;
     f.write_all(buf.as_bytes())
-        .and_then(|()| f.sync_data())
-        .map_err(|e| crate::Error::io("append to", p, e))
+        .map_err(|e| crate::Error::io("append to", p, e))?;
+    Ok(f)
 }
 
 /// What became of a recorded certificate's files.

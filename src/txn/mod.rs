@@ -36,6 +36,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use crate::aio::Flush;
 use crate::error::{Error, Result};
 use crate::{fsx, platform, record};
 
@@ -303,7 +304,7 @@ impl Plan {
             .map(|s| fsx::parent_dir(s.path()).to_path_buf());
         journal.state = State::Committed;
         let commit = slot.as_mut().map(|s| Commit {
-            slot: std::sync::Mutex::new(s),
+            slot: s,
             json: journal_bytes(&journal),
         });
         let committed = stage(
@@ -338,17 +339,8 @@ impl Plan {
 
 /// The committed journal and the slot it goes to.
 struct Commit<'a> {
-    slot: std::sync::Mutex<&'a mut Slot>,
+    slot: &'a mut Slot,
     json: Vec<u8>,
-}
-
-impl Commit<'_> {
-    /// Writes and flushes the committed journal: the point of no return
-    /// once every file it names is on disk too.
-    fn write(&self) -> Result<()> {
-        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
-        slot.write(Mark::Committed, &self.json, true)
-    }
 }
 
 /// What an [`Op`] records of its bytes.
@@ -568,7 +560,7 @@ fn stage(
     outputs: &[Output],
     durability: fsx::Durability,
     new_slot: Option<&Path>,
-    commit: Option<Commit>,
+    mut commit: Option<Commit>,
 ) -> Result<()> {
     for op in journal.ops.iter().filter(|o| o.moves) {
         if op.tmp.symlink_metadata().is_ok() {
@@ -617,7 +609,7 @@ fn stage(
                 .map_err(|e| Error::io("write", &p.0.dest, e))
         })?;
         sync_dirs_as_given(new_names(journal, new_slot).into_iter(), durability)?;
-        return commit.map_or(Ok(()), |c| c.write());
+        return commit.map_or(Ok(()), |c| c.slot.write(Mark::Committed, &c.json, true));
     }
     // Every name first (a few small writes), then every flush at once: the
     // files', their directories' (the temporary names) and the committed
@@ -630,23 +622,25 @@ fn stage(
         .iter()
         .map(|p| write_one(*p).map(|f| (f, p.0)))
         .collect::<Result<_>>()?;
-    let dirs = new_names(journal, new_slot);
-    enum Flush<'a, 'c> {
-        File(&'a File, &'a Path),
-        Dir(&'a Path),
-        Commit(&'a Commit<'c>),
+    let mut dirs = Vec::new();
+    for d in new_names(journal, new_slot) {
+        if let Some(f) = fsx::open_dir_to_flush(d)? {
+            dirs.push((f, d));
+        }
     }
-    let mut flushes: Vec<Flush> = files
+    // Written now, flushed with the rest.
+    if let Some(c) = &mut commit {
+        c.slot.write(Mark::Committed, &c.json, false)?;
+    }
+    let mut flushes: Vec<(&File, Flush, &Path)> = files
         .iter()
-        .map(|(f, op)| Flush::File(f, &op.dest))
+        .map(|(f, op)| (f, Flush::All, op.dest.as_path()))
         .collect();
-    flushes.extend(dirs.into_iter().map(Flush::Dir));
-    flushes.extend(commit.as_ref().map(Flush::Commit));
-    fsx::for_each_parallel(&flushes, true, |f| match f {
-        Flush::File(f, dest) => f.sync_all().map_err(|e| Error::io("write", dest, e)),
-        Flush::Dir(d) => fsx::sync_dir(d).map_err(|e| Error::io("flush to disk", d, e)),
-        Flush::Commit(c) => c.write(),
-    })
+    flushes.extend(dirs.iter().map(|(f, d)| (f, Flush::All, *d)));
+    if let Some(c) = &commit {
+        flushes.push((c.slot.file(), Flush::Data, c.slot.path()));
+    }
+    fsx::flush_together(&flushes)
 }
 
 /// The directories holding a name this transaction made before its commit:
@@ -717,29 +711,49 @@ fn apply(journal: &Journal, durability: fsx::Durability) -> Result<()> {
     let (moves, writes): (Vec<&Op>, Vec<&Op>) = journal.ops.iter().partition(|o| o.moves);
     moves.into_iter().try_for_each(rename)?;
     fsx::for_each_chunked(&writes, |op| rename(op))?;
+    if durability == fsx::Durability::Deferred {
+        sync_dirs(journal.ops.iter().map(|o| o.dest.as_path()), durability)?;
+        if let Some(dir) = &journal.record_dir {
+            if !journal.record.is_empty() {
+                record::append_all(dir, &journal.record)?;
+            }
+            if !journal.revoked.is_empty() {
+                record::append_revocations(dir, &journal.revoked)?;
+            }
+        }
+        return Ok(());
+    }
     // The new names and the record lines are flushed together: the
     // committed journal already holds both, so a power cut between the
     // two is finished by the next command whichever reached the disk.
-    enum Flush {
-        Names,
-        Record,
-        Revocations,
+    let mut dirs: Vec<&Path> = journal
+        .ops
+        .iter()
+        .map(|o| fsx::parent_dir(&o.dest))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    let mut open = Vec::new();
+    for d in dirs {
+        if let Some(f) = fsx::open_dir_to_flush(d)? {
+            open.push((f, Flush::All, d.to_path_buf()));
+        }
     }
-    let mut flushes = vec![Flush::Names];
-    if journal.record_dir.is_some() {
+    if let Some(dir) = &journal.record_dir {
         if !journal.record.is_empty() {
-            flushes.push(Flush::Record);
+            let f = record::append_all_unflushed(dir, &journal.record)?;
+            open.push((f, Flush::Data, record::path(dir)));
         }
         if !journal.revoked.is_empty() {
-            flushes.push(Flush::Revocations);
+            let f = record::append_revocations_unflushed(dir, &journal.revoked)?;
+            open.push((f, Flush::Data, dir.join(record::REVOKED_FILE)));
         }
     }
-    let ca_dir = journal.record_dir.as_deref().unwrap_or(Path::new("."));
-    fsx::for_each_parallel(&flushes, true, |f| match f {
-        Flush::Names => sync_dirs(journal.ops.iter().map(|o| o.dest.as_path()), durability),
-        Flush::Record => record::append_all(ca_dir, &journal.record),
-        Flush::Revocations => record::append_revocations(ca_dir, &journal.revoked),
-    })
+    let flushes: Vec<(&File, Flush, &Path)> = open
+        .iter()
+        .map(|(f, how, p)| (f, *how, p.as_path()))
+        .collect();
+    fsx::flush_together(&flushes)
 }
 
 /// Puts back what `apply` replaced or created (before the record was written).

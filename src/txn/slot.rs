@@ -104,6 +104,11 @@ impl Slot {
         }
     }
 
+    /// The slot's file, to flush with others after an unflushed [`Slot::write`].
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
