@@ -346,7 +346,13 @@ impl Session {
                 .self_signed(&key)
                 .map_err(|e| key.signing_failed(e))?;
             let replaced = self.write_root(cfg, &cert, None, state, now)?;
-            let ca = signer(dir, read_ca_cert(&dir.join(CERT_FILE))?, key, None, None)?;
+            let ca = signer(
+                dir,
+                parse_ca_cert(&dir.join(CERT_FILE), cert.der())?,
+                key,
+                None,
+                None,
+            )?;
             return Ok(Created {
                 ca,
                 replaced,
@@ -367,16 +373,11 @@ impl Session {
             None => zeroize::Zeroizing::new(keys::pkcs8_pem(&key)),
         };
         let replaced = self.write_root(cfg, &cert, Some(&key_pem), state, now)?;
-        let ca = match passphrase {
-            Some(p) => load_files(
-                dir,
-                &Unlock {
-                    source: crate::password::Source::literal(p),
-                    pin: unlock.pin.clone(),
-                },
-            )?,
-            None => load_files(dir, unlock)?,
-        };
+        // The signer from what was just written, not read back: reading
+        // ca.pem and the key again (and, encrypted, deriving the key from
+        // the passphrase again) was a quarter of an init's instructions.
+        let info = parse_ca_cert(&dir.join(CERT_FILE), cert.der())?;
+        let ca = signer(dir, info, CaKey::File(key), None, None)?;
         Ok(Created {
             ca,
             replaced,
@@ -401,8 +402,6 @@ impl Session {
         let mut files: Vec<(&str, Vec<u8>, u32)> = vec![
             (CONFIG_FILE, cfg.to_toml().into_bytes(), fsx::PUBLIC),
             (CERT_FILE, cert.pem().into_bytes(), fsx::PUBLIC),
-            // A new CA starts a new record; the old one goes with the old CA.
-            (record::FILE_NAME, Vec::new(), fsx::PUBLIC),
         ];
         if let Some(k) = key_pem {
             files.push((KEY_FILE, k.as_bytes().to_vec(), fsx::PRIVATE));
@@ -410,9 +409,15 @@ impl Session {
         let mut plan = txn::Plan::in_ca(dir);
         if let Some(a) = &aside {
             // What belongs to the old root goes with it: its intermediates,
-            // its revocations and its CRL, and its key file when the new
-            // key is in a token.
-            let mut old = vec![ISSUERS_DIR, record::REVOKED_FILE, CRL_FILE];
+            // its record, its revocations and its CRL, and its key file when
+            // the new key is in a token. A new CA's record is made by its
+            // first certificate.
+            let mut old = vec![
+                ISSUERS_DIR,
+                record::FILE_NAME,
+                record::REVOKED_FILE,
+                CRL_FILE,
+            ];
             if key_pem.is_none() {
                 old.push(KEY_FILE);
             }
@@ -734,6 +739,13 @@ pub fn read_ca_cert(path: &Path) -> Result<CertInfo> {
             )
         })?
         .into_owned();
+    parse_ca_cert(path, &der)
+}
+
+/// [`read_ca_cert`] of a certificate already in memory (DER), `path` being
+/// where it is kept (for errors).
+fn parse_ca_cert(path: &Path, der: &[u8]) -> Result<CertInfo> {
+    let der = CertificateDer::from(der.to_vec());
     let (_, x509) = X509Certificate::from_der(&der).map_err(|_| {
         Error::bad_file_fix(
             path,

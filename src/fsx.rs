@@ -527,14 +527,33 @@ pub fn commit_all(staged: Vec<Staged>, overwrite: bool) -> Result<()> {
 /// last line unterminated, ends that line first, so that the next line is
 /// not swallowed by it.
 pub fn open_append(path: &Path, mode: u32) -> Result<File> {
+    Ok(open_append_reporting(path, mode)?.0)
+}
+
+/// [`open_append`], also saying whether the file was created by this call:
+/// then its name is new, and durable only once its directory is flushed.
+pub fn open_append_reporting(path: &Path, mode: u32) -> Result<(File, bool)> {
     use std::io::{Read, Seek, SeekFrom};
-    let mut o = OpenOptions::new();
-    let mut f = platform::no_follow(platform::set_mode(
-        o.read(true).append(true).create(true),
-        mode,
-    ))
-    .open(path)
-    .map_err(|e| nofollow_error(path, e))?;
+    let open = |create: bool| {
+        let mut o = OpenOptions::new();
+        o.read(true).append(true);
+        if create {
+            o.create_new(true);
+        }
+        platform::no_follow(platform::set_mode(&mut o, mode)).open(path)
+    };
+    let (mut f, created) = match open(false) {
+        Ok(f) => (f, false),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => match open(true) {
+            Ok(f) => (f, true),
+            // Made by someone else meanwhile: theirs to have made durable.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                (open(false).map_err(|e| nofollow_error(path, e))?, false)
+            }
+            Err(e) => return Err(nofollow_error(path, e)),
+        },
+        Err(e) => return Err(nofollow_error(path, e)),
+    };
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     let mut last = [0u8; 1];
     // O_APPEND writes at the end whatever the position; reading moves it.
@@ -544,7 +563,7 @@ pub fn open_append(path: &Path, mode: u32) -> Result<File> {
         f.write_all(b"\n")
             .map_err(|e| Error::io("append to", path, e))?;
     }
-    Ok(f)
+    Ok((f, created))
 }
 
 /// The largest file minica reads: certificates, keys, CSRs, stores and

@@ -140,33 +140,47 @@ pub fn revocations(ca_dir: &Path) -> Result<Vec<Revocation>> {
 }
 
 fn append_lines<T: Serialize>(p: &Path, lines: &[T]) -> Result<()> {
-    let f = append_lines_unflushed(p, lines)?;
-    f.sync_data()
-        .map_err(|e| crate::Error::io("append to", p, e))
+    let appended = append_lines_unflushed(p, lines)?;
+    appended
+        .file
+        .sync_data()
+        .map_err(|e| crate::Error::io("append to", p, e))?;
+    if appended.created {
+        let dir = fsx::parent_dir(p);
+        fsx::sync_dir(dir).map_err(|e| crate::Error::io("flush to disk", dir, e))?;
+    }
+    Ok(())
 }
 
-/// Appends record lines in one write without flushing them: the open file
-/// is returned for the caller to flush together with other files.
-pub fn append_all_unflushed(ca_dir: &Path, entries: &[Entry]) -> Result<std::fs::File> {
+/// Lines appended to a record file, not flushed yet.
+pub struct Appended {
+    pub file: std::fs::File,
+    /// The file was made by this append: its directory must be flushed too.
+    pub created: bool,
+}
+
+/// Appends record lines in one write without flushing them, for the caller
+/// to flush together with other files.
+pub fn append_all_unflushed(ca_dir: &Path, entries: &[Entry]) -> Result<Appended> {
     append_lines_unflushed(&path(ca_dir), entries)
 }
 
 /// [`append_revocations`], likewise unflushed.
-pub fn append_revocations_unflushed(ca_dir: &Path, lines: &[Revocation]) -> Result<std::fs::File> {
+pub fn append_revocations_unflushed(ca_dir: &Path, lines: &[Revocation]) -> Result<Appended> {
     append_lines_unflushed(&ca_dir.join(REVOKED_FILE), lines)
 }
 
-fn append_lines_unflushed<T: Serialize>(p: &Path, lines: &[T]) -> Result<std::fs::File> {
+fn append_lines_unflushed<T: Serialize>(p: &Path, lines: &[T]) -> Result<Appended> {
     use std::io::Write;
     let mut buf = String::new();
     for e in lines {
         buf.push_str(&serde_json::to_string(e).expect("record lines always serialize"));
         buf.push('\n');
     }
-    let mut f = fsx::open_append(p, fsx::PUBLIC)?;
-    f.write_all(buf.as_bytes())
+    let (mut file, created) = fsx::open_append_reporting(p, fsx::PUBLIC)?;
+    file.write_all(buf.as_bytes())
         .map_err(|e| crate::Error::io("append to", p, e))?;
-    Ok(f)
+    Ok(Appended { file, created })
 }
 
 /// What became of a recorded certificate's files.

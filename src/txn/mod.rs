@@ -215,6 +215,15 @@ impl Plan {
 
     /// Runs the plan: check, prepare, stage, commit, apply (see the module doc).
     pub fn run(self) -> Result<()> {
+        // Nothing to write: nothing touched, not even the journal slot (an
+        // `apply` with nothing to do leaves the CA byte for byte).
+        if self.outputs.is_empty()
+            && self.record.is_empty()
+            && self.revoked.is_empty()
+            && self.moves.is_empty()
+        {
+            return Ok(());
+        }
         let targets: Vec<(PathBuf, Replace)> = self
             .outputs
             .iter()
@@ -731,22 +740,29 @@ fn apply(journal: &Journal, durability: fsx::Durability) -> Result<()> {
         .iter()
         .map(|o| fsx::parent_dir(&o.dest))
         .collect();
+    let mut open = Vec::new();
+    if let Some(ca) = &journal.record_dir {
+        let mut appended = Vec::new();
+        if !journal.record.is_empty() {
+            let a = record::append_all_unflushed(ca, &journal.record)?;
+            appended.push((a, record::path(ca)));
+        }
+        if !journal.revoked.is_empty() {
+            let a = record::append_revocations_unflushed(ca, &journal.revoked)?;
+            appended.push((a, ca.join(record::REVOKED_FILE)));
+        }
+        for (a, path) in appended {
+            if a.created {
+                dirs.push(ca);
+            }
+            open.push((a.file, Flush::Data, path));
+        }
+    }
     dirs.sort();
     dirs.dedup();
-    let mut open = Vec::new();
     for d in dirs {
         if let Some(f) = fsx::open_dir_to_flush(d)? {
             open.push((f, Flush::All, d.to_path_buf()));
-        }
-    }
-    if let Some(dir) = &journal.record_dir {
-        if !journal.record.is_empty() {
-            let f = record::append_all_unflushed(dir, &journal.record)?;
-            open.push((f, Flush::Data, record::path(dir)));
-        }
-        if !journal.revoked.is_empty() {
-            let f = record::append_revocations_unflushed(dir, &journal.revoked)?;
-            open.push((f, Flush::Data, dir.join(record::REVOKED_FILE)));
         }
     }
     let flushes: Vec<(&File, Flush, &Path)> = open
