@@ -360,8 +360,13 @@ pub fn flush_together(files: &[(&File, crate::aio::Flush, &Path)]) -> Result<()>
 /// thousands of small files (a batch), where a thread per item would cost
 /// more than it saves. The first error is returned.
 pub fn for_each_chunked<T: Sync>(items: &[T], f: impl Fn(&T) -> Result<()> + Sync) -> Result<()> {
+    // Length first: available_parallelism reads the cgroup's CPU quota
+    // (three files under /proc and /sys, perf: 1% of an issue's time).
+    if items.len() < 16 {
+        return items.iter().try_for_each(&f);
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if items.len() < 16 || cores < 2 {
+    if cores < 2 {
         return items.iter().try_for_each(&f);
     }
     let chunks: Vec<&[T]> = items.chunks(items.len().div_ceil(cores)).collect();
