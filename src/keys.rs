@@ -110,18 +110,35 @@ fn generate_rsa(size: RsaKeySize) -> Result<KeyPair> {
 }
 
 /// How many cores are free for a race: the cores this process may use,
-/// less the system's load over the last minute. Racing on cores that are
-/// busy loses: measured with hyperfine at a load of 9 on 2 cores, raced
-/// RSA-2048 issuance took 240 to 265 ms against 112 to 167 ms for one
-/// search, the racers only splitting the share one search would have had.
+/// less the tasks running on the system now other than this one. Racing on
+/// cores that are busy loses: measured with hyperfine at a load of 9 on 2
+/// cores, raced RSA-2048 issuance took 240 to 265 ms against 112 to 167 ms
+/// for one search, the racers only splitting the share one search would
+/// have had.
+///
+/// Running tasks now (the fourth field of /proc/loadavg), not the one-minute
+/// load average: that counts tasks waiting in the kernel too, and on this
+/// project's VM it stays above 1 with both cores idle (kernel threads in
+/// uninterruptible sleep), so a quiet machine never raced.
 fn idle_cores() -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let load = std::fs::read_to_string("/proc/loadavg")
+    let running = std::fs::read_to_string("/proc/loadavg")
         .ok()
-        .and_then(|l| l.split_whitespace().next()?.parse::<f64>().ok())
-        .unwrap_or(0.0);
-    // This process's own search is one of the cores counted.
-    (cores as f64 - load).floor().max(1.0) as usize
+        .and_then(|l| running_tasks(&l))
+        .unwrap_or(1);
+    // This process's own thread is one of the tasks counted.
+    cores.saturating_sub(running.saturating_sub(1)).max(1)
+}
+
+/// "running/total" in /proc/loadavg ("0.52 0.58 0.59 3/467 12345").
+fn running_tasks(loadavg: &str) -> Option<usize> {
+    loadavg
+        .split_whitespace()
+        .nth(3)?
+        .split('/')
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The most searches [`race`] runs at once.
@@ -356,6 +373,13 @@ mod tests {
         lying[at + 9] = 0x08; // prime256v1 -> an unknown curve arc
         assert_eq!(pkcs8_algorithm(&lying), None);
         assert!(from_pkcs8_der(Path::new("k"), b"not a key").is_err());
+    }
+
+    #[test]
+    fn running_tasks_come_from_the_fourth_field() {
+        assert_eq!(running_tasks("1.26 1.35 1.46 1/84 22738"), Some(1));
+        assert_eq!(running_tasks("9.00 8.00 7.00 12/300 1"), Some(12));
+        assert_eq!(running_tasks("garbage"), None);
     }
 
     #[test]
