@@ -339,13 +339,18 @@ pub fn open_dir_to_flush(dir: &Path) -> Result<Option<File>> {
 /// Each file comes with the path its error names. The first error is
 /// returned.
 pub fn flush_together(files: &[(&File, crate::aio::Flush, &Path)]) -> Result<()> {
+    flush_together_by(files, true)
+}
+
+/// [`flush_together`], through io_uring only if `uring` (tests run both ways).
+fn flush_together_by(files: &[(&File, crate::aio::Flush, &Path)], uring: bool) -> Result<()> {
     use crate::aio::Flush;
     let flush = |f: &File, how: Flush| match how {
         Flush::All => f.sync_all(),
         Flush::Data => f.sync_data(),
     };
     let pairs: Vec<(&File, Flush)> = files.iter().map(|(f, how, _)| (*f, *how)).collect();
-    match crate::aio::flush_all(&pairs) {
+    match uring.then(|| crate::aio::flush_all(&pairs)).flatten() {
         Some(results) => results
             .into_iter()
             .zip(files)
@@ -676,6 +681,33 @@ fn read_capped(f: File, path: &Path, cap: u64) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Both ways of flushing together (io_uring, and threads where it is
+    /// missing) flush files and directories, and name the one that failed.
+    #[test]
+    fn flushing_together_names_what_failed_both_ways() {
+        use crate::aio::Flush;
+        let dir = tempfile::tempdir().unwrap();
+        let a = File::create(dir.path().join("a")).unwrap();
+        let d = File::open(dir.path()).unwrap();
+        let (rx, _tx) = std::io::pipe().unwrap();
+        let pipe = File::from(std::os::fd::OwnedFd::from(rx));
+        for uring in [true, false] {
+            let ok = [
+                (&a, Flush::All, dir.path().join("a")),
+                (&d, Flush::All, dir.path().to_path_buf()),
+                (&a, Flush::Data, dir.path().join("a")),
+            ];
+            let ok: Vec<_> = ok.iter().map(|(f, h, p)| (*f, *h, p.as_path())).collect();
+            flush_together_by(&ok, uring).unwrap();
+            let bad = [
+                (&a, Flush::All, Path::new("a")),
+                (&pipe, Flush::All, Path::new("the-pipe")),
+            ];
+            let e = flush_together_by(&bad, uring).unwrap_err().to_string();
+            assert!(e.contains("the-pipe"), "uring {uring}: {e}");
+        }
+    }
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
