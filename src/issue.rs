@@ -385,12 +385,12 @@ impl StoreRequest {
 pub(crate) fn keystore_entry(
     ca: &Ca,
     leaf: &[u8],
-    key: &rcgen::KeyPair,
+    key: &keys::LeafKey,
     alias: String,
 ) -> stores::KeyEntry {
     stores::KeyEntry {
         alias,
-        key_pkcs8: zeroize::Zeroizing::new(keys::pkcs8_der(key)),
+        key_pkcs8: zeroize::Zeroizing::new(key.pkcs8_der().to_vec()),
         chain: std::iter::once(CertificateDer::from(leaf.to_vec()))
             .chain(ca.chain.iter().cloned())
             .chain([ca.root_der.clone()])
@@ -571,7 +571,7 @@ pub fn issue(dir: &Path, unlock: &Unlock, req: Request) -> Result<(Issued, CaOpe
             let info = KeyInfo::of_type(key_type);
             let checked = spec.check(&ca, &info, now)?;
             txn::check_outputs(&targets)?;
-            let key = key_type.generate()?;
+            let key = key_type.generate_leaf()?;
             let signed = spec.sign(&ca, &key, &checked)?;
             (signed, Some((key_type, key)), info, Vec::new())
         }
@@ -719,7 +719,7 @@ pub(crate) fn add_leaf_files(
     ca: &Ca,
     files: &OutFiles,
     signed: &Signed,
-    key: Option<&rcgen::KeyPair>,
+    key: Option<&keys::LeafKey>,
     replace: txn::Replace,
 ) -> CertificateDer<'static> {
     plan.write(&files.cert, signed.pem.as_bytes(), fsx::PUBLIC, replace);
@@ -733,7 +733,7 @@ pub(crate) fn add_leaf_files(
     plan.write(&files.chain, chain.into_bytes(), fsx::PUBLIC, replace);
     plan.write(&files.ca, ca.root_pem.as_bytes(), fsx::PUBLIC, replace);
     if let (Some(path), Some(k)) = (&files.key, key) {
-        plan.write(path, keys::pkcs8_pem(k).into_bytes(), fsx::PRIVATE, replace);
+        plan.write(path, k.pkcs8_pem().into_bytes(), fsx::PRIVATE, replace);
     }
     CertificateDer::from(signed.der.clone())
 }
@@ -893,7 +893,7 @@ pub fn batch_with_progress(
 type BatchItem = (LeafSpec, KeyType, PathBuf, Checked);
 
 /// A leaf signed for a new key.
-type SignedWithKey = (Signed, rcgen::KeyPair);
+type SignedWithKey = (Signed, keys::LeafKey);
 
 /// Makes keys and signs on `jobs` threads (fewer if the system will not
 /// start more: the calling thread always works too).
@@ -917,7 +917,7 @@ fn sign_all(
             };
             // Every core already works on an item: no racing within one.
             let r = key_type
-                .generate_here()
+                .generate_leaf_here()
                 .and_then(|key| Ok((spec.sign(ca, &key, checked)?, key)));
             *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
             progress.update(done.fetch_add(1, Ordering::Relaxed) + 1, items.len());

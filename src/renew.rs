@@ -189,7 +189,7 @@ fn renew_one(
                 .unwrap_or(ca.config.issue.key_type);
             let info = KeyInfo::of_type(kt);
             let checked = spec.check(ca, &info, now)?;
-            let key = kt.generate()?;
+            let key = kt.generate_leaf()?;
             let signed = spec.sign(ca, &key, &checked)?;
             (signed, Some(kt), info, Some(key), None)
         }
@@ -204,7 +204,7 @@ fn renew_one(
                 e.key_type.as_deref().and_then(|k| k.parse().ok()),
                 info,
                 None,
-                Some(key),
+                Some(keys::LeafKey::of(&key)),
             )
         }
         (None, false) => {
@@ -269,7 +269,7 @@ fn rewrite_keystore(
     ca: &Ca,
     path: &Path,
     leaf: &[u8],
-    key: Option<&rcgen::KeyPair>,
+    key: Option<&keys::LeafKey>,
     password: Option<&str>,
 ) -> Result<Option<Vec<u8>>> {
     use crate::stores::{self, Format};

@@ -354,7 +354,7 @@ struct Commit<'a> {
 
 /// What an [`Op`] records of its bytes.
 fn digest(bytes: &[u8]) -> String {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    let d = ring::digest::digest(&ring::digest::SHA256, bytes);
     crate::x509::hex(&d.as_ref()[..16])
 }
 

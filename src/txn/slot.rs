@@ -211,7 +211,7 @@ fn parse_header(head: &[u8; HEADER_LEN]) -> Option<(Mark, u64, String)> {
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
-    crate::x509::hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref())
+    crate::x509::hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
 }
 
 #[cfg(test)]
