@@ -1006,6 +1006,23 @@ pub fn open_nofollow(path: &Path) -> io::Result<File> {
 mod tests {
     use super::*;
 
+    /// A journal of `ops` in the slot of `jdir`, as a kill leaves it in state `mark`.
+    fn write_slot(jdir: &Path, mark: Mark, ops: Vec<Op>) {
+        let j = Journal {
+            id: "t".into(),
+            state: State::Committed,
+            ops,
+            record: Vec::new(),
+            revoked: Vec::new(),
+            record_dir: None,
+            created_dirs: Vec::new(),
+        };
+        Slot::open(jdir)
+            .unwrap()
+            .write(mark, &journal_bytes(&j), true)
+            .unwrap();
+    }
+
     /// A journal of its own, as versions before the slot wrote them.
     fn write_journal(path: &Path, journal: &Journal) -> Result<()> {
         fsx::stage(path, &journal_bytes(journal), fsx::PRIVATE)?.commit(true)
@@ -1198,19 +1215,7 @@ mod tests {
                 digest: Some(digest(b"new")),
             };
             fs::write(&op.tmp, "new").unwrap();
-            let j = Journal {
-                id: "s".into(),
-                state: State::Committed,
-                ops: vec![op],
-                record: Vec::new(),
-                revoked: Vec::new(),
-                record_dir: None,
-                created_dirs: Vec::new(),
-            };
-            Slot::open(&jdir)
-                .unwrap()
-                .write(mark, &journal_bytes(&j), true)
-                .unwrap();
+            write_slot(&jdir, mark, vec![op]);
             let done = recover(&ca).unwrap();
             assert_eq!(done.len(), 1);
             assert_eq!(done[0].rolled_forward, mark == Mark::Committed);
@@ -1306,19 +1311,7 @@ mod tests {
                     op
                 })
                 .collect();
-            let j = Journal {
-                id: "x".into(),
-                state: State::Committed,
-                ops,
-                record: Vec::new(),
-                revoked: Vec::new(),
-                record_dir: None,
-                created_dirs: Vec::new(),
-            };
-            Slot::open(&jdir)
-                .unwrap()
-                .write(Mark::Committed, &journal_bytes(&j), true)
-                .unwrap();
+            write_slot(&jdir, Mark::Committed, ops);
             let done = recover(&ca).unwrap();
             assert_eq!(done[0].rolled_forward, forward, "{what}");
             for (n, ((_, d, _), content)) in files.iter().zip(["a", "b"]).enumerate() {
