@@ -7,6 +7,11 @@ each command's median, so every command sees the same machine.
 
     python3 bench/interleave.py WORKDIR RUNS NAME='COMMAND ...' [NAME='...' ...]
 
+Compare binaries copied at the same time (cp old new; cp target/release/
+minica new2): how long a file has been in the page cache, and how it got
+there, changes the page faults it takes to start (174 against 202 for two
+copies of one binary here), which is more than many changes being measured.
+
 Each command runs in WORKDIR (it must exist) with stdout and stderr to
 /dev/null; before each run, everything named out* in WORKDIR is removed
 (use --out-dir out, -keyout out-key.pem, ... in the commands). Leading

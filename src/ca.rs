@@ -516,7 +516,10 @@ fn check_safe(dir: &Path) -> Result<()> {
     };
     let m = fs::metadata(dir).map_err(|e| Error::io("open the CA directory", dir, e))?;
     check_owner_mode(dir, &m, me, 0o022, "chmod go-w")?;
-    for name in CA_FILES.into_iter().chain([LOCK_FILE, txn::JOURNAL_DIR]) {
+    for name in CA_FILES
+        .into_iter()
+        .chain([LOCK_FILE, txn::SLOT_FILE, txn::LEGACY_JOURNAL_DIR])
+    {
         let p = dir.join(name);
         let m = match p.symlink_metadata() {
             Ok(m) => m,

@@ -7,8 +7,8 @@
 //! file), and only then runs it:
 //!
 //! 1. **prepare**: the journal, listing every temporary name and
-//!    destination, is written to the CA's journal slot
-//!    (`<ca-dir>/journal/slot`, see [`slot`]) as `prepared`;
+//!    destination, is written to the CA's journal slot (`<ca-dir>/.journal`,
+//!    see [`slot`]) as `prepared`;
 //! 2. **stage**: each file is written under a hidden temporary name beside
 //!    its destination (`.minica-<id>-<n>.tmp`, created exclusively, with its
 //!    final mode) and flushed; a file it replaces is hard-linked aside;
@@ -43,8 +43,12 @@ use crate::{fsx, platform, record};
 mod slot;
 use slot::{Mark, Slot};
 
-/// The directory of journals inside a CA directory.
-pub const JOURNAL_DIR: &str = "journal";
+/// The directory of journals of their own, `<id>.json`, that versions
+/// before the journal slot wrote (still recovered, never written).
+pub const LEGACY_JOURNAL_DIR: &str = "journal";
+
+/// The journal slot's name in a CA directory (see [`slot`]).
+pub const SLOT_FILE: &str = slot::NAME;
 
 /// The most journal bytes read back: a batch of 10,000 leaves writes ~5 MB.
 const MAX_JOURNAL: u64 = 256 * 1024 * 1024;
@@ -80,7 +84,8 @@ pub struct Output {
 
 /// Everything a command will change, checked before it changes anything.
 pub struct Plan {
-    journal_dir: Option<PathBuf>,
+    /// The CA directory: where the journal slot and the record are.
+    ca_dir: Option<PathBuf>,
     outputs: Vec<Output>,
     record: Vec<record::Entry>,
     revoked: Vec<record::Revocation>,
@@ -140,7 +145,7 @@ impl Plan {
     /// A plan journaled in the CA directory `ca_dir`, whose record it may append to.
     pub fn in_ca(ca_dir: &Path) -> Plan {
         Plan {
-            journal_dir: Some(ca_dir.join(JOURNAL_DIR)),
+            ca_dir: Some(ca_dir.to_path_buf()),
             outputs: Vec::new(),
             record: Vec::new(),
             revoked: Vec::new(),
@@ -152,7 +157,7 @@ impl Plan {
     /// A plan for a command with no CA (no journal, no record).
     pub fn standalone() -> Plan {
         Plan {
-            journal_dir: None,
+            ca_dir: None,
             outputs: Vec::new(),
             record: Vec::new(),
             revoked: Vec::new(),
@@ -231,10 +236,7 @@ impl Plan {
             .collect();
         let resolved = check_outputs_with(&mut Resolver::default(), &targets)?;
         let id = new_id()?;
-        let record_dir = self
-            .journal_dir
-            .as_ref()
-            .map(|j| fsx::parent_dir(j).to_path_buf());
+        let record_dir = self.ca_dir.clone();
         if !(self.record.is_empty() && self.revoked.is_empty()) && record_dir.is_none() {
             return Err(Error::Crypto(
                 "internal error: record lines need a CA directory".into(),
@@ -297,9 +299,8 @@ impl Plan {
             });
         }
 
-        let mut slot = match &self.journal_dir {
+        let mut slot = match &self.ca_dir {
             Some(dir) => {
-                fsx::create_private_dir(dir)?;
                 let mut slot = Slot::open(dir)?;
                 slot.write(Mark::Prepared, &journal_bytes(&journal), false)?;
                 Some(slot)
@@ -654,8 +655,8 @@ fn stage(
 
 /// The directories holding a name this transaction made before its commit:
 /// the temporary files', each directory it created (its entry is in its
-/// parent), and for a slot just made, the journal directory, the CA
-/// directory and the one that holds it (a new CA's directory is new too).
+/// parent), and for a slot just made, the CA directory and the one that
+/// holds it (a new CA's directory is new too).
 fn new_names<'a>(journal: &'a Journal, new_slot: Option<&'a Path>) -> Vec<&'a Path> {
     let mut dirs: Vec<&Path> = journal
         .ops
@@ -664,9 +665,8 @@ fn new_names<'a>(journal: &'a Journal, new_slot: Option<&'a Path>) -> Vec<&'a Pa
         .map(|o| fsx::parent_dir(&o.tmp))
         .chain(journal.created_dirs.iter().map(|d| fsx::parent_dir(d)))
         .collect();
-    if let Some(j) = new_slot {
-        let ca = fsx::parent_dir(j);
-        dirs.extend([j, ca, fsx::parent_dir(ca)]);
+    if let Some(ca) = new_slot {
+        dirs.extend([ca, fsx::parent_dir(ca)]);
     }
     dirs.sort();
     dirs.dedup();
@@ -836,21 +836,47 @@ pub struct Recovered {
 /// Finishes or undoes every transaction a killed command left in the CA
 /// directory `ca_dir`. Call with the CA's lock held.
 pub fn recover(ca_dir: &Path) -> Result<Vec<Recovered>> {
-    let dir = ca_dir.join(JOURNAL_DIR);
+    let mut done = recover_legacy(ca_dir)?;
+    if let Some(mut s) = Slot::open_existing(ca_dir)?
+        && let Some((mark, bytes)) = s.read(MAX_JOURNAL)?
+    {
+        let journal = parse_journal(s.path(), &bytes)?;
+        let recovered = finish_or_undo(&journal, mark == Mark::Committed)?;
+        s.mark_done_durably()?;
+        done.push(recovered);
+    }
+    Ok(done)
+}
+
+/// Finishes a committed transaction whose files all reached the disk;
+/// undoes any other.
+fn finish_or_undo(journal: &Journal, committed: bool) -> Result<Recovered> {
+    let forward = committed && reached_the_disk(journal);
+    if forward {
+        roll_forward(journal)?;
+    } else {
+        rollback(journal);
+    }
+    Ok(Recovered {
+        id: journal.id.clone(),
+        rolled_forward: forward,
+        files: journal.ops.iter().map(|o| o.dest.clone()).collect(),
+    })
+}
+
+/// Journals of their own, `journal/<id>.json`, that versions before the
+/// slot left: finished the same way.
+fn recover_legacy(ca_dir: &Path) -> Result<Vec<Recovered>> {
+    let dir = ca_dir.join(LEGACY_JOURNAL_DIR);
     let entries = match fs::read_dir(&dir) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(Error::io("read", &dir, e)),
     };
     let mut done = Vec::new();
-    // Journals of their own, `<id>.json`, are what versions before the
-    // slot left; they are finished the same way.
     for entry in entries {
         let entry = entry.map_err(|e| Error::io("read", &dir, e))?;
         let path = entry.path();
-        if entry.file_name() == slot::NAME {
-            continue;
-        }
         if path.extension().is_none_or(|e| e != "json") {
             // Half of a journal rewrite (fsx names a replacement beside the
             // old one before renaming it over): the old journal, still in
@@ -861,38 +887,12 @@ pub fn recover(ca_dir: &Path) -> Result<Vec<Recovered>> {
         }
         let bytes = fsx::read_nofollow(&path, MAX_JOURNAL)?;
         let journal = parse_journal(&path, &bytes)?;
-        let forward = journal.state == State::Committed && reached_the_disk(&journal);
-        if forward {
-            roll_forward(&journal)?;
-        } else {
-            rollback(&journal);
-        }
+        let recovered = finish_or_undo(&journal, journal.state == State::Committed)?;
         let _ = fs::remove_file(&path);
-        done.push(Recovered {
-            id: journal.id.clone(),
-            rolled_forward: forward,
-            files: journal.ops.iter().map(|o| o.dest.clone()).collect(),
-        });
+        done.push(recovered);
     }
     if !done.is_empty() {
         fsx::sync_dir(&dir).map_err(|e| Error::io("flush to disk", &dir, e))?;
-    }
-    if let Some(mut s) = Slot::open_existing(&dir)?
-        && let Some((mark, bytes)) = s.read(MAX_JOURNAL)?
-    {
-        let journal = parse_journal(s.path(), &bytes)?;
-        let forward = mark == Mark::Committed && reached_the_disk(&journal);
-        if forward {
-            roll_forward(&journal)?;
-        } else {
-            rollback(&journal);
-        }
-        s.mark_done_durably()?;
-        done.push(Recovered {
-            id: journal.id.clone(),
-            rolled_forward: forward,
-            files: journal.ops.iter().map(|o| o.dest.clone()).collect(),
-        });
     }
     Ok(done)
 }
@@ -1006,8 +1006,9 @@ pub fn open_nofollow(path: &Path) -> io::Result<File> {
 mod tests {
     use super::*;
 
-    /// A journal of `ops` in the slot of `jdir`, as a kill leaves it in state `mark`.
-    fn write_slot(jdir: &Path, mark: Mark, ops: Vec<Op>) {
+    /// A journal of `ops` in the slot of the CA directory `ca`, as a kill
+    /// leaves it in state `mark`.
+    fn write_slot(ca: &Path, mark: Mark, ops: Vec<Op>) {
         let j = Journal {
             id: "t".into(),
             state: State::Committed,
@@ -1017,7 +1018,7 @@ mod tests {
             record_dir: None,
             created_dirs: Vec::new(),
         };
-        Slot::open(jdir)
+        Slot::open(ca)
             .unwrap()
             .write(mark, &journal_bytes(&j), true)
             .unwrap();
@@ -1132,28 +1133,20 @@ mod tests {
         );
         assert!(plan.run().is_err());
         assert!(!out.exists(), "the directory made for a.pem was left");
-        assert_eq!(
-            fs::read_dir(&ca)
-                .unwrap()
-                .flatten()
-                .filter(|e| e.file_name() != JOURNAL_DIR)
-                .count(),
-            0
-        );
-        let names: Vec<_> = fs::read_dir(ca.join(JOURNAL_DIR))
+        let names: Vec<_> = fs::read_dir(&ca)
             .unwrap()
             .flatten()
             .map(|e| e.file_name())
             .collect();
-        assert_eq!(names, [slot::NAME], "journal left");
-        let mut s = Slot::open(&ca.join(JOURNAL_DIR)).unwrap();
+        assert_eq!(names, [SLOT_FILE], "something left in the CA directory");
+        let mut s = Slot::open(&ca).unwrap();
         assert_eq!(s.read(MAX_JOURNAL).unwrap(), None, "slot not marked done");
     }
 
     /// A name is durable once the directory holding it is flushed: an
     /// output directory made by the transaction lives in its parent, and a
-    /// new slot's journal directory in the CA directory, which may itself be
-    /// new (`init`) and lives in its parent.
+    /// new slot in the CA directory, which may itself be new (`init`) and
+    /// lives in its parent.
     #[test]
     fn every_directory_holding_a_new_name_is_flushed() {
         let op = |tmp: &str| Op {
@@ -1182,16 +1175,8 @@ mod tests {
         };
         assert_eq!(names(None), ["/w", "/w/a", "/w/a/b", "/x"]);
         assert_eq!(
-            names(Some(Path::new("/cas/ca/journal"))),
-            [
-                "/cas",
-                "/cas/ca",
-                "/cas/ca/journal",
-                "/w",
-                "/w/a",
-                "/w/a/b",
-                "/x"
-            ]
+            names(Some(Path::new("/cas/ca"))),
+            ["/cas", "/cas/ca", "/w", "/w/a", "/w/a/b", "/x"]
         );
     }
 
@@ -1203,8 +1188,7 @@ mod tests {
         for mark in [Mark::Committed, Mark::Prepared] {
             let tmp = tempfile::tempdir().unwrap();
             let ca = tmp.path().join("ca");
-            let jdir = ca.join(JOURNAL_DIR);
-            fs::create_dir_all(&jdir).unwrap();
+            fs::create_dir_all(&ca).unwrap();
             let op = Op {
                 tmp: tmp.path().join(".minica-s-0.tmp"),
                 dest: tmp.path().join("f0"),
@@ -1215,7 +1199,7 @@ mod tests {
                 digest: Some(digest(b"new")),
             };
             fs::write(&op.tmp, "new").unwrap();
-            write_slot(&jdir, mark, vec![op]);
+            write_slot(&ca, mark, vec![op]);
             let done = recover(&ca).unwrap();
             assert_eq!(done.len(), 1);
             assert_eq!(done[0].rolled_forward, mark == Mark::Committed);
@@ -1279,8 +1263,7 @@ mod tests {
         for (what, files, forward) in cases {
             let tmp = tempfile::tempdir().unwrap();
             let ca = tmp.path().join("ca");
-            let jdir = ca.join(JOURNAL_DIR);
-            fs::create_dir_all(&jdir).unwrap();
+            fs::create_dir_all(&ca).unwrap();
             let ops: Vec<Op> = files
                 .iter()
                 .zip(["a", "b"])
@@ -1311,7 +1294,7 @@ mod tests {
                     op
                 })
                 .collect();
-            write_slot(&jdir, Mark::Committed, ops);
+            write_slot(&ca, Mark::Committed, ops);
             let done = recover(&ca).unwrap();
             assert_eq!(done[0].rolled_forward, forward, "{what}");
             for (n, ((_, d, _), content)) in files.iter().zip(["a", "b"]).enumerate() {
@@ -1334,7 +1317,7 @@ mod tests {
     fn recovery_rolls_a_committed_journal_forward_and_a_prepared_one_back() {
         let tmp = tempfile::tempdir().unwrap();
         let ca = tmp.path().join("ca");
-        let jdir = ca.join(JOURNAL_DIR);
+        let jdir = ca.join(LEGACY_JOURNAL_DIR);
         fs::create_dir_all(&jdir).unwrap();
         let op = |n: u32| Op {
             tmp: tmp.path().join(format!(".minica-t-{n}.tmp")),
