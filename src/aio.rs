@@ -27,6 +27,16 @@ pub enum Flush {
     Data,
 }
 
+impl Flush {
+    /// This flush of `f`, done here and now.
+    pub fn on(self, f: &File) -> io::Result<()> {
+        match self {
+            Flush::All => f.sync_all(),
+            Flush::Data => f.sync_data(),
+        }
+    }
+}
+
 /// Flushes every file at once and waits for all of them: one result per
 /// file, in order; None when io_uring cannot be used here (nothing was
 /// flushed).
@@ -137,12 +147,7 @@ mod linux {
         results
             .into_iter()
             .zip(files)
-            .map(|(r, (f, how))| {
-                r.unwrap_or_else(|| match how {
-                    Flush::All => f.sync_all(),
-                    Flush::Data => f.sync_data(),
-                })
-            })
+            .map(|(r, (f, how))| r.unwrap_or_else(|| how.on(f)))
             .collect()
     }
 }

@@ -323,19 +323,26 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// A directory opened to be flushed (its entries made durable), or None
-/// where directories are not flushed (Windows: see [`sync_dir`]).
-pub fn open_dir_to_flush(dir: &Path) -> Result<Option<File>> {
+/// Each of `dirs` opened to be flushed (its entries made durable), with
+/// its path; none where directories are not flushed (Windows: see
+/// [`sync_dir`]).
+pub fn open_dirs_to_flush<'a>(
+    dirs: impl IntoIterator<Item = &'a Path>,
+) -> Result<Vec<(File, &'a Path)>> {
     if cfg!(windows) {
-        return Ok(None);
+        return Ok(Vec::new());
     }
-    File::open(dir)
-        .map(Some)
-        .map_err(|e| Error::io("flush to disk", dir, e))
+    dirs.into_iter()
+        .map(|d| {
+            File::open(d)
+                .map(|f| (f, d))
+                .map_err(|e| Error::io("flush to disk", d, e))
+        })
+        .collect()
 }
 
-/// Flushes every file at once and waits for all: through Linux AIO where
-/// it works (no thread per flush, see src/aio.rs), else on a thread each.
+/// Flushes every file at once and waits for all: through io_uring where it
+/// works (no thread per flush, see src/aio.rs), else on a thread each.
 /// Each file comes with the path its error names. The first error is
 /// returned.
 pub fn flush_together(files: &[(&File, crate::aio::Flush, &Path)]) -> Result<()> {
@@ -345,10 +352,6 @@ pub fn flush_together(files: &[(&File, crate::aio::Flush, &Path)]) -> Result<()>
 /// [`flush_together`], through io_uring only if `uring` (tests run both ways).
 fn flush_together_by(files: &[(&File, crate::aio::Flush, &Path)], uring: bool) -> Result<()> {
     use crate::aio::Flush;
-    let flush = |f: &File, how: Flush| match how {
-        Flush::All => f.sync_all(),
-        Flush::Data => f.sync_data(),
-    };
     let pairs: Vec<(&File, Flush)> = files.iter().map(|(f, how, _)| (*f, *how)).collect();
     match uring.then(|| crate::aio::flush_all(&pairs)).flatten() {
         Some(results) => results
@@ -356,7 +359,7 @@ fn flush_together_by(files: &[(&File, crate::aio::Flush, &Path)], uring: bool) -
             .zip(files)
             .try_for_each(|(r, (_, _, path))| r.map_err(|e| Error::io("flush to disk", path, e))),
         None => for_each_parallel(files, true, |(f, how, path)| {
-            flush(f, *how).map_err(|e| Error::io("flush to disk", path, e))
+            how.on(f).map_err(|e| Error::io("flush to disk", path, e))
         }),
     }
 }
@@ -536,13 +539,10 @@ pub fn commit_all(staged: Vec<Staged>, overwrite: bool) -> Result<()> {
 /// Opens a file for appending, creating it with `mode`. If a crash left its
 /// last line unterminated, ends that line first, so that the next line is
 /// not swallowed by it.
-pub fn open_append(path: &Path, mode: u32) -> Result<File> {
-    Ok(open_append_reporting(path, mode)?.0)
-}
-
-/// [`open_append`], also saying whether the file was created by this call:
-/// then its name is new, and durable only once its directory is flushed.
-pub fn open_append_reporting(path: &Path, mode: u32) -> Result<(File, bool)> {
+///
+/// Also says whether the file was created by this call: then its name is
+/// new, and durable only once its directory is flushed.
+pub fn open_append(path: &Path, mode: u32) -> Result<(File, bool)> {
     use std::io::{Read, Seek, SeekFrom};
     let open = |create: bool| {
         let mut o = OpenOptions::new();
@@ -681,6 +681,7 @@ fn read_capped(f: File, path: &Path, cap: u64) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     /// Both ways of flushing together (io_uring, and threads where it is
     /// missing) flush files and directories, and name the one that failed.
@@ -708,7 +709,6 @@ mod tests {
             assert!(e.contains("the-pipe"), "uring {uring}: {e}");
         }
     }
-    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn private_file_has_mode_0600_and_no_temp_left() {
@@ -792,12 +792,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("index");
         fs::write(&p, b"a\nb").unwrap();
-        let mut f = open_append(&p, PRIVATE).unwrap();
+        let (mut f, created) = open_append(&p, PRIVATE).unwrap();
+        assert!(!created);
         f.write_all(b"c\n").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"a\nb\nc\n");
-        let mut f = open_append(&p, PRIVATE).unwrap();
+        let (mut f, _) = open_append(&p, PRIVATE).unwrap();
         f.write_all(b"d\n").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"a\nb\nc\nd\n");
+    }
+
+    /// An append that makes its file says so: its name then needs its
+    /// directory flushed (the record's first line, revoked.jsonl's first).
+    #[test]
+    fn an_append_that_makes_its_file_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("new.jsonl");
+        let (_, created) = open_append(&p, PRIVATE).unwrap();
+        assert!(created);
+        let (_, created) = open_append(&p, PRIVATE).unwrap();
+        assert!(!created);
     }
 
     #[test]

@@ -82,7 +82,7 @@ impl KeyType {
     pub fn generate_leaf(self) -> Result<LeafKey> {
         match self.rsa_size() {
             Some(_) => Ok(LeafKey::of(&self.generate()?)),
-            None => LeafKey::from_ring(self.signature_algorithm()),
+            None => LeafKey::from_ring(self),
         }
     }
 
@@ -91,7 +91,7 @@ impl KeyType {
     pub fn generate_leaf_here(self) -> Result<LeafKey> {
         match self.rsa_size() {
             Some(_) => Ok(LeafKey::of(&self.generate_here()?)),
-            None => LeafKey::from_ring(self.signature_algorithm()),
+            None => LeafKey::from_ring(self),
         }
     }
 
@@ -297,9 +297,10 @@ impl LeafKey {
 
     /// A new ECDSA or Ed25519 key from ring, its public half taken from the
     /// PKCS#8 ring wrote (ring computed it when it made the key).
-    fn from_ring(alg: &'static SignatureAlgorithm) -> Result<LeafKey> {
+    fn from_ring(key_type: KeyType) -> Result<LeafKey> {
+        let alg = key_type.signature_algorithm();
         let der = crate::rng::generate_pkcs8(alg)
-            .ok_or_else(|| Error::Crypto(format!("cannot make a {} key", alg_name(alg))))?;
+            .ok_or_else(|| Error::Crypto(format!("cannot make a {key_type} key")))?;
         match public_key_in_pkcs8(alg, &der) {
             Some(public) => Ok(LeafKey {
                 alg,
@@ -333,13 +334,6 @@ impl PublicKeyData for LeafKey {
     fn algorithm(&self) -> &'static SignatureAlgorithm {
         self.alg
     }
-}
-
-fn alg_name(alg: &SignatureAlgorithm) -> &'static str {
-    KeyType::ALL
-        .into_iter()
-        .find(|k| k.signature_algorithm() == alg)
-        .map_or("new", KeyType::as_str)
 }
 
 /// The public key a PKCS#8 document carries (RFC 5958 OneAsymmetricKey's

@@ -177,7 +177,7 @@ fn append_lines_unflushed<T: Serialize>(p: &Path, lines: &[T]) -> Result<Appende
         buf.push_str(&serde_json::to_string(e).expect("record lines always serialize"));
         buf.push('\n');
     }
-    let (mut file, created) = fsx::open_append_reporting(p, fsx::PUBLIC)?;
+    let (mut file, created) = fsx::open_append(p, fsx::PUBLIC)?;
     file.write_all(buf.as_bytes())
         .map_err(|e| crate::Error::io("append to", p, e))?;
     Ok(Appended { file, created })

@@ -69,7 +69,7 @@ pub fn cert_names(fault: Option<Fault>, names: &[Name]) -> Vec<Name> {
 /// A new key of the wanted kind, as PKCS#8 DER.
 fn new_key(k: WantedKey) -> Result<Zeroizing<Vec<u8>>> {
     match k {
-        WantedKey::Type(t) => Ok(Zeroizing::new(keys::pkcs8_der(&t.generate()?))),
+        WantedKey::Type(t) => Ok(Zeroizing::new(t.generate_leaf()?.pkcs8_der().to_vec())),
         WantedKey::WeakRsa => Ok(crate::weak_key::generate_rsa_1024()?.0),
     }
 }

@@ -632,12 +632,7 @@ fn stage(
         .iter()
         .map(|p| write_one(*p).map(|f| (f, p.0)))
         .collect::<Result<_>>()?;
-    let mut dirs = Vec::new();
-    for d in new_names(journal, new_slot) {
-        if let Some(f) = fsx::open_dir_to_flush(d)? {
-            dirs.push((f, d));
-        }
-    }
+    let dirs = fsx::open_dirs_to_flush(new_names(journal, new_slot))?;
     // Written now, flushed with the rest.
     if let Some(c) = &mut commit {
         c.slot.write(Mark::Committed, &c.json, false)?;
@@ -760,15 +755,12 @@ fn apply(journal: &Journal, durability: fsx::Durability) -> Result<()> {
     }
     dirs.sort();
     dirs.dedup();
-    for d in dirs {
-        if let Some(f) = fsx::open_dir_to_flush(d)? {
-            open.push((f, Flush::All, d.to_path_buf()));
-        }
-    }
-    let flushes: Vec<(&File, Flush, &Path)> = open
+    let dirs = fsx::open_dirs_to_flush(dirs)?;
+    let mut flushes: Vec<(&File, Flush, &Path)> = open
         .iter()
         .map(|(f, how, p)| (f, *how, p.as_path()))
         .collect();
+    flushes.extend(dirs.iter().map(|(f, d)| (f, Flush::All, *d)));
     fsx::flush_together(&flushes)
 }
 
