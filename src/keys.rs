@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
-use rcgen::{KeyPair, PublicKeyData, RsaKeySize, SignatureAlgorithm};
+use rcgen::{KeyPair, PublicKeyData, SignatureAlgorithm};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -68,84 +68,92 @@ impl KeyType {
         }
     }
 
-    /// Generates a new key of this type. An RSA key is searched for on
-    /// every idle core at once (see [`race`]).
+    /// Generates a new key of this type. An RSA key's primes are searched
+    /// for on every idle core at once (see [`search_threads`]).
     pub fn generate(self) -> Result<KeyPair> {
-        match self.rsa_size() {
-            Some(size) => race(move || generate_rsa(size)),
-            None => self.generate_here(),
-        }
-    }
-
-    /// A new key for a certificate of its own (see [`LeafKey`]). An RSA
-    /// key is searched for on every idle core at once.
-    pub fn generate_leaf(self) -> Result<LeafKey> {
-        match self.rsa_size() {
-            Some(_) => Ok(LeafKey::of(&self.generate()?)),
-            None => LeafKey::from_ring(self),
-        }
-    }
-
-    /// [`KeyType::generate_leaf`] on this thread only (a batch keeps every
-    /// core busy already).
-    pub fn generate_leaf_here(self) -> Result<LeafKey> {
-        match self.rsa_size() {
-            Some(_) => Ok(LeafKey::of(&self.generate_here()?)),
-            None => LeafKey::from_ring(self),
-        }
+        self.generate_on(search_threads())
     }
 
     /// Generates a new key of this type on this thread only: for callers
     /// that already keep every core busy (a batch).
     pub fn generate_here(self) -> Result<KeyPair> {
-        match self.rsa_size() {
-            Some(size) => generate_rsa(size),
+        self.generate_on(1)
+    }
+
+    /// A new key for a certificate of its own (see [`LeafKey`]). An RSA
+    /// key's primes are searched for on every idle core at once.
+    pub fn generate_leaf(self) -> Result<LeafKey> {
+        self.generate_leaf_on(search_threads())
+    }
+
+    /// [`KeyType::generate_leaf`] on this thread only (a batch keeps every
+    /// core busy already).
+    pub fn generate_leaf_here(self) -> Result<LeafKey> {
+        self.generate_leaf_on(1)
+    }
+
+    fn generate_on(self, threads: usize) -> Result<KeyPair> {
+        let pkcs8 = match self.rsa_bits() {
+            Some(bits) => crate::rsa_keygen::generate(bits, threads)?.pkcs8,
             // From the OS CSPRNG, not aws-lc's (src/rng.rs says why).
-            None => {
-                let pkcs8 = crate::rng::generate_pkcs8(self.signature_algorithm())
-                    .ok_or_else(|| Error::Crypto(format!("cannot make a {self} key")))?;
-                let der = rustls_pki_types::PrivatePkcs8KeyDer::from(pkcs8);
-                Ok(KeyPair::from_pkcs8_der_and_sign_algo(
-                    &der,
-                    self.signature_algorithm(),
-                )?)
+            None => zeroize::Zeroizing::new(
+                crate::rng::generate_pkcs8(self.signature_algorithm())
+                    .ok_or_else(|| Error::Crypto(format!("cannot make a {self} key")))?,
+            ),
+        };
+        let der = rustls_pki_types::PrivatePkcs8KeyDer::from(pkcs8.as_slice());
+        Ok(KeyPair::from_pkcs8_der_and_sign_algo(
+            &der,
+            self.signature_algorithm(),
+        )?)
+    }
+
+    fn generate_leaf_on(self, threads: usize) -> Result<LeafKey> {
+        match self.rsa_bits() {
+            Some(bits) => {
+                let key = crate::rsa_keygen::generate(bits, threads)?;
+                Ok(LeafKey {
+                    alg: self.signature_algorithm(),
+                    public: key.public,
+                    pkcs8: key.pkcs8,
+                })
             }
+            None => LeafKey::from_ring(self),
         }
     }
 
-    fn rsa_size(self) -> Option<RsaKeySize> {
+    fn rsa_bits(self) -> Option<u32> {
         match self {
-            KeyType::Rsa2048 => Some(RsaKeySize::_2048),
-            KeyType::Rsa3072 => Some(RsaKeySize::_3072),
-            KeyType::Rsa4096 => Some(RsaKeySize::_4096),
+            KeyType::Rsa2048 => Some(2048),
+            KeyType::Rsa3072 => Some(3072),
+            KeyType::Rsa4096 => Some(4096),
             _ => None,
         }
     }
 }
 
-fn generate_rsa(size: RsaKeySize) -> Result<KeyPair> {
-    Ok(KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, size)?)
-}
-
-/// How many cores are free for a race: the cores this process may use,
-/// less the tasks running on the system now other than this one. Racing on
-/// cores that are busy loses: measured with hyperfine at a load of 9 on 2
-/// cores, raced RSA-2048 issuance took 240 to 265 ms against 112 to 167 ms
-/// for one search, the racers only splitting the share one search would
-/// have had.
+/// How many threads an RSA prime search uses: one per idle core (the cores
+/// this process may use, less the tasks running on the system now other
+/// than this one), at most [`MAX_SEARCHERS`]. Searching on cores that are
+/// busy loses: measured with hyperfine at a load of 9 on 2 cores, raced
+/// RSA-2048 issuance took 240 to 265 ms against 112 to 167 ms for one
+/// search, the searchers only splitting the share one search would have
+/// had.
 ///
 /// Running tasks now (the fourth field of /proc/loadavg), not the one-minute
 /// load average: that counts tasks waiting in the kernel too, and on this
 /// project's VM it stays above 1 with both cores idle (kernel threads in
-/// uninterruptible sleep), so a quiet machine never raced.
-fn idle_cores() -> usize {
+/// uninterruptible sleep), so a quiet machine never searched in parallel.
+fn search_threads() -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let running = std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|l| running_tasks(&l))
         .unwrap_or(1);
     // This process's own thread is one of the tasks counted.
-    cores.saturating_sub(running.saturating_sub(1)).max(1)
+    cores
+        .saturating_sub(running.saturating_sub(1))
+        .clamp(1, MAX_SEARCHERS)
 }
 
 /// "running/total" in /proc/loadavg ("0.52 0.58 0.59 3/467 12345").
@@ -159,51 +167,8 @@ fn running_tasks(loadavg: &str) -> Option<usize> {
         .ok()
 }
 
-/// The most searches [`race`] runs at once.
-const MAX_RACERS: usize = 4;
-
-/// Runs `make` on one thread per idle core (at most [`MAX_RACERS`]) and
-/// returns the first success. An RSA key's prime search takes a random
-/// time (issue #17 measured RSA-2048 issuance 1.57x certtool's, with a
-/// long tail); the first of two searches is found, on average, in well
-/// under the time of one. Taking the first finisher does not bias the
-/// key: aws-lc draws a fresh random candidate at every try
-/// (rsa_impl.c, generate_prime), so how long a search takes says nothing
-/// about the primes it finds. The losing searches cannot be cancelled:
-/// their threads finish on their own and their keys are dropped (aws-lc
-/// clears them), or end with the process.
-fn race(make: impl Fn() -> Result<KeyPair> + Send + Sync + Clone + 'static) -> Result<KeyPair> {
-    let racers = idle_cores().min(MAX_RACERS);
-    if racers < 2 {
-        return make();
-    }
-    let (tx, rx) = std::sync::mpsc::channel();
-    let mut started = 0;
-    for _ in 0..racers {
-        let (tx, make) = (tx.clone(), make.clone());
-        if std::thread::Builder::new()
-            .spawn(move || {
-                // The receiver is gone once a faster search won.
-                let _ = tx.send(make());
-            })
-            .is_ok()
-        {
-            started += 1;
-        }
-    }
-    drop(tx);
-    if started == 0 {
-        return make();
-    }
-    let mut failure = None;
-    for r in rx.iter() {
-        match r {
-            Ok(key) => return Ok(key),
-            Err(e) => failure = Some(e),
-        }
-    }
-    Err(failure.unwrap_or_else(|| Error::Crypto("key generation failed".into())))
-}
+/// The most threads one RSA prime search runs on.
+const MAX_SEARCHERS: usize = 4;
 
 impl fmt::Display for KeyType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -541,18 +506,25 @@ mod tests {
         assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
     }
 
-    /// The raced RSA key is a whole, new key of the size asked for, every
-    /// time (the first finisher's, never a loser's half or a shared one).
+    /// An RSA key from the prime search is a whole, new key of the size
+    /// asked for, which aws-lc reads back to the same public key, and
+    /// whose LeafKey form carries the public key aws-lc computes.
     #[test]
-    fn raced_rsa_keys_are_whole_and_new() {
+    fn rsa_keys_are_whole_and_new() {
         let a = KeyType::Rsa2048.generate().unwrap();
-        let b = KeyType::Rsa2048.generate().unwrap();
+        let b = KeyType::Rsa2048.generate_here().unwrap();
         assert!(is_rsa(&a) && is_rsa(&b));
         assert_ne!(a.public_key_raw(), b.public_key_raw());
         let back = load_pem(Path::new("k"), pkcs8_pem(&a).as_bytes()).unwrap();
         assert_eq!(back.public_key_raw(), a.public_key_raw());
         // RSAPublicKey DER: a 2048-bit modulus makes it 270 bytes.
         assert_eq!(a.public_key_raw().len(), 270);
+        let leaf = KeyType::Rsa3072.generate_leaf().unwrap();
+        let loaded = load_pem(Path::new("k"), leaf.pkcs8_pem().as_bytes()).unwrap();
+        assert_eq!(loaded.der_bytes(), leaf.der_bytes());
+        assert_eq!(loaded.algorithm(), leaf.algorithm());
+        // A 3072-bit modulus: 398 bytes of RSAPublicKey.
+        assert_eq!(leaf.der_bytes().len(), 398);
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub mod record;
 pub mod renew;
 pub mod revoke;
 pub mod rng;
+pub mod rsa_keygen;
 pub mod stores;
 pub mod text;
 pub mod trust;

@@ -11,8 +11,8 @@
 //! serials, salts and IVs come from `fill`, new ECDSA and Ed25519 keys from
 //! `generate_pkcs8`, and signatures (ECDSA draws a nonce; RSA blinding
 //! draws too) from `Signer`. aws-lc still parses keys, hashes and verifies,
-//! none of which draws. RSA key generation stays on aws-lc (ring cannot
-//! make RSA keys); it is slow anyway (tens to hundreds of ms), and keys
+//! none of which draws. RSA keys are made by src/rsa_keygen.rs on aws-lc's
+//! arithmetic (which draws nothing) with bytes from `fill`. Keys
 //! ring will not read (SEC1 without the public key, P-521, RSA-PSS) sign
 //! through aws-lc as before: correct, just slower to start.
 

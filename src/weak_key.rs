@@ -2,59 +2,25 @@
 //! RSA-1024 key, for `apply`'s `weak_key` negative fixture.
 //!
 //! aws-lc-rs (like ring) generates RSA keys of 2048 bits and more only, and
-//! rcgen's `RsaKeySize` follows it; aws-lc itself still makes smaller keys
-//! outside FIPS mode (`RSA_generate_key_ex`, crypto/fipsmodule/rsa/rsa_impl.c
-//! refuses fewer than 256 bits). So this calls aws-lc directly, through the
-//! aws-lc-sys that aws-lc-rs already links: no second crypto library.
+//! rcgen's `RsaKeySize` follows it; minica's own RSA key generation
+//! (src/rsa_keygen.rs, on aws-lc's arithmetic) makes any size from 1024
+//! bits, so the weak key comes from the same code as every other RSA key.
 
 use std::ptr;
 
 use aws_lc_sys as sys;
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The size the CA/Browser Forum, NIST (SP 800-131A) and OpenSSL at its
 /// default security level 2 have refused since 2014 or so.
-pub const WEAK_RSA_BITS: i32 = 1024;
+pub const WEAK_RSA_BITS: u32 = 1024;
 
 /// A new RSA-1024 key: its PKCS#8 DER and its SubjectPublicKeyInfo DER.
 pub fn generate_rsa_1024() -> Result<(Zeroizing<Vec<u8>>, Vec<u8>)> {
-    let failed = || Error::Crypto("aws-lc could not make the RSA-1024 key".into());
-    // SAFETY: every object is created, checked for NULL, used and freed
-    // here; EVP_PKEY_assign_RSA takes ownership of `rsa` only on success.
-    unsafe {
-        let e = sys::BN_new();
-        let rsa = sys::RSA_new();
-        let pkey = sys::EVP_PKEY_new();
-        let mut ok = !e.is_null() && !rsa.is_null() && !pkey.is_null();
-        ok = ok && sys::BN_set_word(e, 65_537) == 1;
-        ok = ok && sys::RSA_generate_key_ex(rsa, WEAK_RSA_BITS, e, ptr::null_mut()) == 1;
-        let assigned = ok && sys::EVP_PKEY_assign_RSA(pkey, rsa) == 1;
-        if !assigned && !rsa.is_null() {
-            sys::RSA_free(rsa);
-        }
-        let pkcs8 = if assigned {
-            marshal(|cbb| sys::EVP_marshal_private_key(cbb, pkey))
-        } else {
-            None
-        };
-        let spki = if assigned {
-            marshal(|cbb| sys::EVP_marshal_public_key(cbb, pkey))
-        } else {
-            None
-        };
-        if !pkey.is_null() {
-            sys::EVP_PKEY_free(pkey);
-        }
-        if !e.is_null() {
-            sys::BN_free(e);
-        }
-        match (pkcs8, spki) {
-            (Some(k), Some(p)) => Ok((k, p.to_vec())),
-            _ => Err(failed()),
-        }
-    }
+    let key = crate::rsa_keygen::generate(WEAK_RSA_BITS, 1)?;
+    Ok((key.pkcs8, key.spki))
 }
 
 /// The SubjectPublicKeyInfo of a PKCS#8 private key (of any type aws-lc
@@ -80,7 +46,9 @@ pub fn spki_of_pkcs8(pkcs8: &[u8]) -> Option<Vec<u8>> {
 ///
 /// # Safety
 /// `write` must only write into the CBB it is given.
-unsafe fn marshal(write: impl FnOnce(*mut sys::CBB) -> i32) -> Option<Zeroizing<Vec<u8>>> {
+pub(crate) unsafe fn marshal(
+    write: impl FnOnce(*mut sys::CBB) -> i32,
+) -> Option<Zeroizing<Vec<u8>>> {
     let mut cbb = std::mem::MaybeUninit::<sys::CBB>::zeroed();
     // SAFETY: the CBB is initialised before use and cleaned up on every path.
     unsafe {

@@ -3,8 +3,9 @@
 //! of CPU at the first one) never runs, whether or not aws-lc-sys was built
 //! with AWS_LC_SYS_NO_JITTER_ENTROPY (src/rng.rs says why). Checked under
 //! gdb with a breakpoint on the collector's initialisation, and against a
-//! command that must still reach it (RSA key generation stays on aws-lc),
-//! so that a renamed symbol cannot make the check pass by matching nothing.
+//! command that must still reach it (a TLS handshake: rustls draws its
+//! randoms from aws-lc), so that a renamed symbol cannot make the check
+//! pass by matching nothing.
 
 mod common;
 use common::*;
@@ -55,7 +56,8 @@ fn everyday_commands_never_start_aws_lc_jitter_entropy() {
         eprintln!("built with AWS_LC_SYS_NO_JITTER_ENTROPY: the guard has nothing to check");
         return;
     }
-    for key_type in ["ecdsa-p256", "ecdsa-p384", "ed25519"] {
+    // RSA keys too: src/rsa_keygen.rs draws from the OS, not aws-lc.
+    for key_type in ["ecdsa-p256", "ecdsa-p384", "ed25519", "rsa-2048"] {
         let env = Env::new();
         let mut runs: Vec<Vec<&str>> = vec![
             vec!["init", "--key-type", key_type, "-q"],
@@ -86,7 +88,8 @@ fn everyday_commands_never_start_aws_lc_jitter_entropy() {
         std::fs::write(
             env.file("env.toml"),
             "[[certificate]]\nnames = [\"k.test\"]\nkeystore = { format = \"p12\", password = \"pw\" }\n\
-             [[certificate]]\nnames = [\"r.test\"]\nfault = \"revoked\"\n",
+             [[certificate]]\nnames = [\"r.test\"]\nfault = \"revoked\"\n\
+             [[certificate]]\nnames = [\"w.test\"]\nfault = \"weak_key\"\n",
         )
         .unwrap();
         for _ in 0..2 {
@@ -99,15 +102,23 @@ fn everyday_commands_never_start_aws_lc_jitter_entropy() {
 }
 
 #[test]
-fn rsa_key_generation_still_reaches_it_so_the_breakpoint_is_real() {
+fn a_tls_handshake_still_reaches_it_so_the_breakpoint_is_real() {
     if option_env!("AWS_LC_SYS_NO_JITTER_ENTROPY").is_some() {
         eprintln!("built with AWS_LC_SYS_NO_JITTER_ENTROPY: the guard has nothing to check");
         return;
     }
     let env = Env::new();
-    env.minica(&["init", "-q"]).ok();
+    env.minica(&["issue", "127.0.0.1", "--out-dir", "srv", "-q"])
+        .ok();
+    let (_server, port) = tls_server(&env.file("srv/chain.pem"), &env.file("srv/key.pem"));
     assert!(reaches_jitter(
         &env,
-        &["issue", "r.test", "--key-type", "rsa-2048", "-q"]
+        &[
+            "verify",
+            &format!("https://127.0.0.1:{port}"),
+            "--ca",
+            &env.s("srv/ca.pem"),
+            "-q"
+        ]
     ));
 }

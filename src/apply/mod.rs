@@ -140,7 +140,7 @@ impl WantedKey {
             WantedKey::Type(t) => KeyInfo::of_type(t),
             WantedKey::WeakRsa => KeyInfo {
                 algorithm: "rsa".into(),
-                bits: crate::weak_key::WEAK_RSA_BITS as u32,
+                bits: crate::weak_key::WEAK_RSA_BITS,
                 rsa_exponent: Some(65_537),
             },
         }
