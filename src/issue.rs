@@ -855,7 +855,9 @@ pub fn batch_with_progress(
             .map_err(|err| at(n, err))?;
         items.push((spec, key_type, out_dir, checked));
     }
-    txn::check_outputs(&targets)?;
+    // The outputs are checked again, under the CA's lock, when the plan
+    // runs (before anything is written): a check here too cost 10 ms of a
+    // 2,000-leaf batch, to save only signing work in a lost race.
 
     let jobs = req
         .jobs

@@ -109,7 +109,7 @@ pub fn run(args: Args, out: &Output) -> Result<i32> {
     }
     let mut json = serde_json::to_value(&applied).expect("the outcome serializes");
     json["changed"] = changed.into();
-    out.json(&json);
+    out.json(|| json);
     Ok(if applied.checked_only && changed {
         exit::NOT_VALID
     } else {

@@ -84,6 +84,6 @@ pub fn run(args: Args, out: &Output) -> Result<()> {
         show_path(&args.out_dir),
         soonest.map(x509::date).unwrap_or_default()
     ));
-    out.json(&json!({ "issued": issued, "seconds": secs }));
+    out.json(|| json!({ "issued": issued, "seconds": secs }));
     Ok(())
 }

@@ -42,6 +42,6 @@ pub fn run(cmd: Command, out: &Output) -> Result<()> {
         if encrypt { "Encrypted" } else { "Decrypted" },
         show_path(&key)
     ));
-    out.json(&serde_json::json!({ "files": { "key": key }, "key_encrypted": encrypt }));
+    out.json(|| serde_json::json!({ "files": { "key": key }, "key_encrypted": encrypt }));
     Ok(())
 }

@@ -50,10 +50,12 @@ pub fn run(args: Args, out: &Output) -> Result<()> {
         show_path(&made.csr),
         show_path(&made.csr),
     ));
-    out.json(&json!({
-        "names": names,
-        "key_type": made.key_type,
-        "files": { "key": made.key, "csr": made.csr },
-    }));
+    out.json(|| {
+        json!({
+            "names": names,
+            "key_type": made.key_type,
+            "files": { "key": made.key, "csr": made.csr },
+        })
+    });
     Ok(())
 }

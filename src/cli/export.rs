@@ -173,6 +173,6 @@ pub fn run(cmd: Command, out: &Output) -> Result<()> {
         text.push_str(&format!("  {n}\n"));
     }
     out.text(text.trim_end());
-    out.json(&json!({ "export": made }));
+    out.json(|| json!({ "export": made }));
     Ok(())
 }

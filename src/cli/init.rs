@@ -154,23 +154,25 @@ pub fn run(args: Args, out: &Output) -> Result<()> {
             show_path(&i.files.cert)
         ));
     }
-    out.json(&json!({
-        "intermediate": issuing,
-        "ca_dir": dir,
-        // Paths under `files`, as `issue` reports them; a token key has
-        // no file, and `pkcs11` names it.
-        "files": {
-            "cert": cert,
-            "key": cfg.ca.pkcs11.is_none().then(|| dir.join(ca::KEY_FILE)),
-        },
-        "pkcs11": cfg.ca.pkcs11,
-        "key_generated": created.key_generated,
-        "subject": ca.subject,
-        "key_type": cfg.ca.key_type,
-        "key_encrypted": cfg.ca.encrypt_key,
-        "not_after": x509::rfc3339(ca.not_after),
-        "permit": cfg.ca.permit,
-        "replaced": created.replaced,
-    }));
+    out.json(|| {
+        json!({
+            "intermediate": issuing,
+            "ca_dir": dir,
+            // Paths under `files`, as `issue` reports them; a token key has
+            // no file, and `pkcs11` names it.
+            "files": {
+                "cert": cert,
+                "key": cfg.ca.pkcs11.is_none().then(|| dir.join(ca::KEY_FILE)),
+            },
+            "pkcs11": cfg.ca.pkcs11,
+            "key_generated": created.key_generated,
+            "subject": ca.subject,
+            "key_type": cfg.ca.key_type,
+            "key_encrypted": cfg.ca.encrypt_key,
+            "not_after": x509::rfc3339(ca.not_after),
+            "permit": cfg.ca.permit,
+            "replaced": created.replaced,
+        })
+    });
     Ok(())
 }

@@ -102,7 +102,7 @@ pub fn run(args: Args, out: &Output) -> Result<()> {
                 text.push_str(&format!("certificate {}\n{}", n + 1, cert_text(i)));
             }
             out.text(text.trim_end());
-            out.json(&json!({ "kind": "certificates", "certificates": infos }));
+            out.json(|| json!({ "kind": "certificates", "certificates": infos }));
         }
         Item::Csr(der) => {
             let info = inspect::describe_csr(&args.file, &der)?;
@@ -118,18 +118,20 @@ pub fn run(args: Args, out: &Output) -> Result<()> {
                 if info.signature_valid { "valid" } else { "DOES NOT VERIFY" },
                 if info.asks_for_ca { "\n  asks for           CA:TRUE (minica never grants it)" } else { "" }
             ));
-            out.json(&json!({ "kind": "csr", "csr": info }));
+            out.json(|| json!({ "kind": "csr", "csr": info }));
         }
         Item::Key(info, spki) => {
             let fp = inspect::fingerprint(&spki);
             out.text(format!(
                 "{shown}: private key\n  key                {info}\n  public key sha-256 {fp}"
             ));
-            out.json(&json!({
-                "kind": "private_key",
-                "key_type": info.type_name(),
-                "public_key_sha256": fp,
-            }));
+            out.json(|| {
+                json!({
+                    "kind": "private_key",
+                    "key_type": info.type_name(),
+                    "public_key_sha256": fp,
+                })
+            });
         }
         Item::Crls(crls) => {
             let infos: Vec<inspect::CrlInfo> = crls
@@ -177,11 +179,11 @@ pub fn run(args: Args, out: &Output) -> Result<()> {
                 }
             }
             out.text(text.trim_end());
-            out.json(&json!({ "kind": "crls", "crls": infos }));
+            out.json(|| json!({ "kind": "crls", "crls": infos }));
         }
         Item::EncryptedKey => {
             out.text(format!("{shown}: encrypted private key (PKCS#8)"));
-            out.json(&json!({ "kind": "encrypted_private_key" }));
+            out.json(|| json!({ "kind": "encrypted_private_key" }));
         }
         Item::Store(format, contents) => {
             let mut text = format!("{shown}: {} store\n", format.extension());
@@ -217,13 +219,15 @@ pub fn run(args: Args, out: &Output) -> Result<()> {
                 ));
             }
             out.text(text.trim_end());
-            out.json(&json!({
-                "kind": "store",
-                "format": format,
-                "keys": keys,
-                "trusted": trusted,
-                "untrusted_certificates": contents.untrusted.len(),
-            }));
+            out.json(|| {
+                json!({
+                    "kind": "store",
+                    "format": format,
+                    "keys": keys,
+                    "trusted": trusted,
+                    "untrusted_certificates": contents.untrusted.len(),
+                })
+            });
         }
     }
     Ok(())

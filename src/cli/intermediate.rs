@@ -80,6 +80,6 @@ pub fn run(args: Args, out: &Output) -> Result<()> {
             format!("Sign with it by `minica issue --issuer {}`.", made.name)
         }
     ));
-    out.json(&json!({ "intermediate": made }));
+    out.json(|| json!({ "intermediate": made }));
     Ok(())
 }

@@ -164,7 +164,7 @@ pub fn run(args: Args, out: &Output) -> Result<()> {
     out.text(lines.join("\n"));
     let mut value = serde_json::to_value(&issued).expect("issued serializes");
     value["ca_created"] = opened.created.into();
-    out.json(&value);
+    out.json(|| value);
     Ok(())
 }
 

@@ -155,12 +155,14 @@ pub fn run(args: Args, out: &Output) -> Result<()> {
         entry.chain.len(),
         args.format.protection()
     ));
-    out.json(&json!({
-        "file": path,
-        "format": args.format.format,
-        "alias": entry.alias,
-        "chain_length": entry.chain.len(),
-        "protection": args.format.protection(),
-    }));
+    out.json(|| {
+        json!({
+            "file": path,
+            "format": args.format.format,
+            "alias": entry.alias,
+            "chain_length": entry.chain.len(),
+            "protection": args.format.protection(),
+        })
+    });
     Ok(())
 }

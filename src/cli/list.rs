@@ -117,13 +117,15 @@ pub fn run(args: Args, out: &Output) -> Result<()> {
         }
         out.text(text.trim_end());
     }
-    out.json(&json!({
-        "ca_dir": dir,
-        "certificates": rows
-            .iter()
-            .map(|(e, days, status)| e.listed(*days, status, revocation(e)))
-            .collect::<Vec<_>>(),
-        "unreadable_lines": bad,
-    }));
+    out.json(|| {
+        json!({
+            "ca_dir": dir,
+            "certificates": rows
+                .iter()
+                .map(|(e, days, status)| e.listed(*days, status, revocation(e)))
+                .collect::<Vec<_>>(),
+            "unreadable_lines": bad,
+        })
+    });
     Ok(())
 }

@@ -87,7 +87,7 @@ pub fn renew(args: RenewArgs, out: &Output) -> Result<()> {
             show_path(&r.issued.files.cert)
         ));
     }
-    out.json(&json!({ "renewed": done }));
+    out.json(|| json!({ "renewed": done }));
     Ok(())
 }
 
@@ -129,6 +129,6 @@ pub fn needs_renewal(args: NeedsRenewalArgs, out: &Output) -> Result<i32> {
             "does not need renewal yet"
         }
     ));
-    out.json(&json!({ "file": args.file, "needs_renewal": due, "reason": why }));
+    out.json(|| json!({ "file": args.file, "needs_renewal": due, "reason": why }));
     Ok(if due { exit::OK } else { exit::NOT_VALID })
 }

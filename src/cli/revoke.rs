@@ -46,7 +46,7 @@ pub fn revoke(args: RevokeArgs, out: &Output) -> Result<()> {
             .map(|i| format!(" --issuer {i}"))
             .unwrap_or_else(|| " --root".into())
     ));
-    out.json(&json!({ "revoked": r }));
+    out.json(|| json!({ "revoked": r }));
     Ok(())
 }
 
@@ -98,6 +98,6 @@ pub fn crl(args: CrlArgs, out: &Output) -> Result<()> {
             .map(|o| format!("\n  copy   {}", show_path(o)))
             .unwrap_or_default()
     ));
-    out.json(&json!({ "crl": made }));
+    out.json(|| json!({ "crl": made }));
     Ok(())
 }

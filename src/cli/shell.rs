@@ -82,9 +82,11 @@ pub fn man(a: ManArgs, out: &Output) -> Result<()> {
         all.len(),
         show_path(&a.out_dir)
     ));
-    out.json(&serde_json::json!({
-        "dir": a.out_dir,
-        "pages": all.iter().map(|(f, _)| f).collect::<Vec<_>>(),
-    }));
+    out.json(|| {
+        serde_json::json!({
+            "dir": a.out_dir,
+            "pages": all.iter().map(|(f, _)| f).collect::<Vec<_>>(),
+        })
+    });
     Ok(())
 }

@@ -230,12 +230,14 @@ fn list(a: ListArgs, out: &Output) -> Result<()> {
         ));
     }
     out.text(text);
-    out.json(&json!({
-        "file": a.file,
-        "format": opened.format,
-        "profile": opened.profile,
-        "entries": entries,
-    }));
+    out.json(|| {
+        json!({
+            "file": a.file,
+            "format": opened.format,
+            "profile": opened.profile,
+            "entries": entries,
+        })
+    });
     Ok(())
 }
 
@@ -271,7 +273,7 @@ fn add(a: AddArgs, out: &Output) -> Result<()> {
             edited.join(", ")
         ));
     }
-    out.json(&json!({ "file": a.file, "added": edited }));
+    out.json(|| json!({ "file": a.file, "added": edited }));
     Ok(())
 }
 
@@ -297,7 +299,7 @@ fn remove(a: RemoveArgs, out: &Output) -> Result<()> {
             edited.join(", ")
         ));
     }
-    out.json(&json!({ "file": a.file, "removed": edited }));
+    out.json(|| json!({ "file": a.file, "removed": edited }));
     Ok(())
 }
 
@@ -348,7 +350,7 @@ fn convert(a: ConvertArgs, out: &Output) -> Result<()> {
         show_path(&a.input),
         a.format.protection()
     ));
-    out.json(&json!({ "file": a.output, "format": a.format.format, "entries": n }));
+    out.json(|| json!({ "file": a.output, "format": a.format.format, "entries": n }));
     Ok(())
 }
 
@@ -357,7 +359,7 @@ fn passwd(a: PasswdArgs, out: &Output) -> Result<()> {
     let new_pw = a.new_password.get()?;
     manage::passwd(&a.file, &pw, &new_pw)?;
     out.text(format!("Changed the password of {}.", show_path(&a.file)));
-    out.json(&json!({ "file": a.file, "changed": true }));
+    out.json(|| json!({ "file": a.file, "changed": true }));
     Ok(())
 }
 
@@ -396,10 +398,12 @@ fn merge(a: MergeArgs, out: &Output) -> Result<()> {
         trusted.len(),
         a.inputs.len()
     ));
-    out.json(&json!({
-        "file": a.output,
-        "trusted": trusted.iter().map(|t| t.alias.as_str()).collect::<Vec<_>>(),
-    }));
+    out.json(|| {
+        json!({
+            "file": a.output,
+            "trusted": trusted.iter().map(|t| t.alias.as_str()).collect::<Vec<_>>(),
+        })
+    });
     Ok(())
 }
 
@@ -418,6 +422,6 @@ fn export(a: ExportArgs, out: &Output) -> Result<()> {
             .collect::<Vec<_>>()
             .join("\n")
     ));
-    out.json(&json!({ "alias": entry.alias, "files": files }));
+    out.json(|| json!({ "alias": entry.alias, "files": files }));
     Ok(())
 }

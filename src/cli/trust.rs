@@ -142,13 +142,15 @@ fn print(report: &Report, root: &Root, action: Action, out: &Output) {
             v
         })
         .collect();
-    out.json(&json!({
-        "root": root_json(root),
-        "action": key,
-        "ok": report.all_ok(),
-        "stores": stores,
-        "warnings": report.warnings,
-    }));
+    out.json(|| {
+        json!({
+            "root": root_json(root),
+            "action": key,
+            "ok": report.all_ok(),
+            "stores": stores,
+            "warnings": report.warnings,
+        })
+    });
 }
 
 /// The root, as every `trust` command reports it: its fingerprint named
@@ -177,11 +179,13 @@ fn run_export(args: ExportArgs, root: &Root, out: &Output) -> Result<i32> {
             show_path(i)
         ));
     }
-    out.json(&json!({
-        "file": done.file,
-        "format": done.format,
-        "instructions": done.instructions,
-        "root": root_json(root),
-    }));
+    out.json(|| {
+        json!({
+            "file": done.file,
+            "format": done.format,
+            "instructions": done.instructions,
+            "root": root_json(root),
+        })
+    });
     Ok(exit::OK)
 }

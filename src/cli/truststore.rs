@@ -110,11 +110,13 @@ pub fn run(args: Args, out: &Output) -> Result<()> {
         aliases.join(", "),
         args.format.protection()
     ));
-    out.json(&json!({
-        "file": path,
-        "format": args.format.format,
-        "aliases": aliases,
-        "protection": args.format.protection(),
-    }));
+    out.json(|| {
+        json!({
+            "file": path,
+            "format": args.format.format,
+            "aliases": aliases,
+            "protection": args.format.protection(),
+        })
+    });
     Ok(())
 }

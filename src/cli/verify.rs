@@ -228,7 +228,7 @@ pub fn run(args: Args, out: &Output) -> Result<i32> {
         json["served"] = served.into();
         json["served_notes"] = notes.into();
     }
-    out.json(&json);
+    out.json(|| json);
     Ok(if report.valid {
         exit::OK
     } else {
@@ -408,12 +408,14 @@ fn check_truststore(
         }
         outln!("{}", if valid { "VALID" } else { "NOT VALID" });
     }
-    out.json(&serde_json::json!({
-        "valid": valid,
-        "reason": if valid { None } else { Some("empty_truststore") },
-        "trusted": entries,
-        "problems": problems,
-        "warnings": warnings,
-    }));
+    out.json(|| {
+        serde_json::json!({
+            "valid": valid,
+            "reason": if valid { None } else { Some("empty_truststore") },
+            "trusted": entries,
+            "problems": problems,
+            "warnings": warnings,
+        })
+    });
     Ok(if valid { exit::OK } else { exit::NOT_VALID })
 }

@@ -125,7 +125,11 @@ struct Op {
 #[derive(Debug, Serialize, Deserialize)]
 struct Journal {
     id: String,
-    state: State,
+    /// In legacy journal files only: a slot's journal is the same bytes
+    /// prepared and committed, its state the slot's mark (serialized once:
+    /// 2.6 MB for a 2,000-leaf batch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    state: Option<State>,
     ops: Vec<Op>,
     /// Record lines, appended once the files are in place.
     #[serde(default)]
@@ -245,7 +249,7 @@ impl Plan {
 
         let mut journal = Journal {
             id: id.clone(),
-            state: State::Prepared,
+            state: None,
             ops: Vec::with_capacity(self.outputs.len() + self.moves.len()),
             record: self.record,
             revoked: self.revoked,
@@ -253,17 +257,34 @@ impl Plan {
             created_dirs: Vec::new(),
         };
         // Directories first, deepest last, so a rollback removes them in
-        // reverse; each directory once, however many outputs it holds.
-        let mut walked = std::collections::HashSet::new();
+        // reverse; each directory once, however many outputs it holds. A
+        // directory the check found is not created; one it found missing
+        // is, with each missing ancestor (looked at once: a batch's
+        // thousands of new directories share one parent).
         let mut listed = std::collections::HashSet::new();
-        for (dest, _) in &resolved {
-            let dir = fsx::parent_dir(dest);
-            if walked.insert(dir) {
-                for d in missing_dirs(dir) {
-                    if listed.insert(d.clone()) {
-                        journal.created_dirs.push(d);
-                    }
+        let mut ancestors = std::collections::HashMap::new();
+        for r in &resolved {
+            let dir = fsx::parent_dir(&r.path);
+            if r.dir_exists || listed.contains(dir) {
+                continue;
+            }
+            let mut missing = vec![dir];
+            let mut up = dir.parent();
+            while let Some(p) = up {
+                let exists = p.as_os_str().is_empty()
+                    || listed.contains(p)
+                    || *ancestors
+                        .entry(p)
+                        .or_insert_with(|| p.symlink_metadata().is_ok());
+                if exists {
+                    break;
                 }
+                missing.push(p);
+                up = p.parent();
+            }
+            for d in missing.into_iter().rev() {
+                listed.insert(d);
+                journal.created_dirs.push(d.to_path_buf());
             }
         }
         for (src, dst) in &self.moves {
@@ -277,10 +298,10 @@ impl Plan {
                 digest: None,
             });
         }
-        for (n, (o, (dest, exists))) in self.outputs.iter().zip(&resolved).enumerate() {
+        for (n, (o, r)) in self.outputs.iter().zip(&resolved).enumerate() {
+            let (dest, exists) = (&r.path, r.exists);
             let dir = fsx::parent_dir(dest);
             let tmp = dir.join(format!(".minica-{id}-{n}.tmp"));
-            let exists = *exists;
             let (old, keep_old) = match (&o.keep_old, exists) {
                 (Some(k), true) => (Some(k.clone()), true),
                 (None, true) if o.replace == Replace::Allowed => {
@@ -299,10 +320,11 @@ impl Plan {
             });
         }
 
+        let json = journal_bytes(&journal);
         let mut slot = match &self.ca_dir {
             Some(dir) => {
                 let mut slot = Slot::open(dir)?;
-                slot.write(Mark::Prepared, &journal_bytes(&journal), false)?;
+                slot.write(Mark::Prepared, &json, false)?;
                 Some(slot)
             }
             None => None,
@@ -312,11 +334,7 @@ impl Plan {
             .as_ref()
             .filter(|s| s.created)
             .map(|s| fsx::parent_dir(s.path()).to_path_buf());
-        journal.state = State::Committed;
-        let commit = slot.as_mut().map(|s| Commit {
-            slot: s,
-            json: journal_bytes(&journal),
-        });
+        let commit = slot.as_mut();
         let committed = stage(
             &journal,
             &self.outputs,
@@ -347,12 +365,6 @@ impl Plan {
     }
 }
 
-/// The committed journal and the slot it goes to.
-struct Commit<'a> {
-    slot: &'a mut Slot,
-    json: Vec<u8>,
-}
-
 /// What an [`Op`] records of its bytes.
 fn digest(bytes: &[u8]) -> String {
     let d = ring::digest::digest(&ring::digest::SHA256, bytes);
@@ -369,16 +381,25 @@ fn journal_bytes(journal: &Journal) -> Vec<u8> {
 pub fn check_outputs(targets: &[(PathBuf, Replace)]) -> Result<Vec<PathBuf>> {
     Ok(check_outputs_with(&mut Resolver::default(), targets)?
         .into_iter()
-        .map(|(p, _)| p)
+        .map(|r| r.path)
         .collect())
 }
 
-/// [`check_outputs`], also saying which outputs exist now (the plan keeps
-/// those aside), through one resolver whose directories it reuses.
+/// An output as [`check_outputs_with`] found it.
+struct ResolvedOutput {
+    path: PathBuf,
+    /// The file exists now (the plan keeps it aside).
+    exists: bool,
+    /// Its directory exists now (else the plan creates it).
+    dir_exists: bool,
+}
+
+/// [`check_outputs`], also saying which outputs and directories exist now,
+/// through one resolver whose directories it reuses.
 fn check_outputs_with(
     resolver: &mut Resolver,
     targets: &[(PathBuf, Replace)],
-) -> Result<Vec<(PathBuf, bool)>> {
+) -> Result<Vec<ResolvedOutput>> {
     let mut seen = std::collections::HashMap::with_capacity(targets.len());
     let mut resolved = Vec::with_capacity(targets.len());
     for (path, replace) in targets {
@@ -414,7 +435,11 @@ fn check_outputs_with(
                 path.display()
             )));
         }
-        resolved.push((r, exists));
+        resolved.push(ResolvedOutput {
+            path: r,
+            exists,
+            dir_exists,
+        });
     }
     Ok(resolved)
 }
@@ -480,7 +505,8 @@ impl Resolver {
                 // name that does not exist yet will be made a real directory.
                 Component::ParentDir => {
                     out.pop();
-                    exists = true; // not known: look again below
+                    // The parent of a resolved directory that exists does.
+                    exists = exists || out.symlink_metadata().is_ok();
                 }
                 Component::Normal(n) => {
                     out.push(n);
@@ -541,20 +567,6 @@ pub fn confine(base: &Path, rel: &Path, what: &str) -> Result<PathBuf> {
     Resolver::default().confine(base, rel, what)
 }
 
-fn missing_dirs(dir: &Path) -> Vec<PathBuf> {
-    let mut missing = Vec::new();
-    let mut d = Some(dir);
-    while let Some(p) = d {
-        if p.as_os_str().is_empty() || p.symlink_metadata().is_ok() {
-            break;
-        }
-        missing.push(p.to_path_buf());
-        d = p.parent();
-    }
-    missing.reverse();
-    missing
-}
-
 fn new_id() -> Result<String> {
     let mut b = [0u8; 6];
     crate::rng::fill(&mut b)?;
@@ -562,15 +574,15 @@ fn new_id() -> Result<String> {
 }
 
 /// Writes every temporary file and links aside every file to be replaced,
-/// flushes them, and commits. `new_slot` is the journal directory when its
-/// slot was just made: that directory and its own entry are flushed with
-/// the files.
+/// flushes them, and commits: marks the journal prepared in `slot`
+/// committed. `new_slot` is the journal directory when its slot was just
+/// made: that directory and its own entry are flushed with the files.
 fn stage(
     journal: &Journal,
     outputs: &[Output],
     durability: fsx::Durability,
     new_slot: Option<&Path>,
-    mut commit: Option<Commit>,
+    mut commit: Option<&mut Slot>,
 ) -> Result<()> {
     for op in journal.ops.iter().filter(|o| o.moves) {
         if op.tmp.symlink_metadata().is_ok() {
@@ -619,7 +631,12 @@ fn stage(
                 .map_err(|e| Error::io("write", &p.0.dest, e))
         })?;
         sync_dirs_as_given(new_names(journal, new_slot).into_iter(), durability)?;
-        return commit.map_or(Ok(()), |c| c.slot.write(Mark::Committed, &c.json, true));
+        return commit.map_or(Ok(()), |slot| {
+            slot.mark(Mark::Committed)?;
+            slot.file()
+                .sync_data()
+                .map_err(|e| Error::io("flush to disk", slot.path(), e))
+        });
     }
     // Every name first (a few small writes), then every flush at once: the
     // files', their directories' (the temporary names) and the committed
@@ -634,16 +651,16 @@ fn stage(
         .collect::<Result<_>>()?;
     let dirs = fsx::open_dirs_to_flush(new_names(journal, new_slot))?;
     // Written now, flushed with the rest.
-    if let Some(c) = &mut commit {
-        c.slot.write(Mark::Committed, &c.json, false)?;
+    if let Some(slot) = &mut commit {
+        slot.mark(Mark::Committed)?;
     }
     let mut flushes: Vec<(&File, Flush, &Path)> = files
         .iter()
         .map(|(f, op)| (f, Flush::All, op.dest.as_path()))
         .collect();
     flushes.extend(dirs.iter().map(|(f, d)| (f, Flush::All, *d)));
-    if let Some(c) = &commit {
-        flushes.push((c.slot.file(), Flush::Data, c.slot.path()));
+    if let Some(slot) = &commit {
+        flushes.push((slot.file(), Flush::Data, slot.path()));
     }
     fsx::flush_together(&flushes)
 }
@@ -879,7 +896,7 @@ fn recover_legacy(ca_dir: &Path) -> Result<Vec<Recovered>> {
         }
         let bytes = fsx::read_nofollow(&path, MAX_JOURNAL)?;
         let journal = parse_journal(&path, &bytes)?;
-        let recovered = finish_or_undo(&journal, journal.state == State::Committed)?;
+        let recovered = finish_or_undo(&journal, journal.state == Some(State::Committed))?;
         let _ = fs::remove_file(&path);
         done.push(recovered);
     }
@@ -1003,7 +1020,7 @@ mod tests {
     fn write_slot(ca: &Path, mark: Mark, ops: Vec<Op>) {
         let j = Journal {
             id: "t".into(),
-            state: State::Committed,
+            state: None,
             ops,
             record: Vec::new(),
             revoked: Vec::new(),
@@ -1102,6 +1119,45 @@ mod tests {
         }
     }
 
+    /// The directories a plan creates come from its check (a directory
+    /// found missing is made with every missing ancestor, each once), also
+    /// through `..` under a missing name; a failed plan removes them all
+    /// and a successful one leaves the files where their paths say.
+    #[test]
+    fn missing_directories_are_made_once_each_and_removed_on_failure() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ca = tmp.path().join("ca");
+        fs::create_dir(&ca).unwrap();
+        let w = tmp.path();
+        let dests = [
+            w.join("a/b/c/1.pem"),
+            w.join("a/b/d/2.pem"),
+            w.join("a/b/c/3.pem"),
+            w.join("x/y/../4.pem"),
+        ];
+        let plan_of = |extra: Option<&Path>| {
+            let mut plan = Plan::in_ca(&ca);
+            for d in &dests {
+                plan.write(d, b"k".to_vec(), fsx::PUBLIC, Replace::Never);
+            }
+            if let Some(e) = extra {
+                plan.write(e, b"k".to_vec(), fsx::PUBLIC, Replace::Never);
+            }
+            plan
+        };
+        // A last output that cannot be staged: its parent is a file.
+        fs::write(w.join("file"), b"x").unwrap();
+        assert!(plan_of(Some(&w.join("file/5.pem"))).run().is_err());
+        for d in ["a", "x"] {
+            assert!(!w.join(d).exists(), "{d} was left after the failure");
+        }
+        plan_of(None).run().unwrap();
+        for f in ["a/b/c/1.pem", "a/b/d/2.pem", "a/b/c/3.pem", "x/4.pem"] {
+            assert_eq!(fs::read(w.join(f)).unwrap(), b"k", "{f}");
+        }
+        assert!(!w.join("x/y").exists(), "x/y/.. needs no x/y");
+    }
+
     #[test]
     fn a_plan_is_all_or_nothing_when_one_output_cannot_be_written() {
         let tmp = tempfile::tempdir().unwrap();
@@ -1152,7 +1208,7 @@ mod tests {
         };
         let j = Journal {
             id: "n".into(),
-            state: State::Prepared,
+            state: None,
             ops: vec![op("/w/a/b/.t0"), op("/w/a/b/.t1"), op("/x/.t2")],
             record: Vec::new(),
             revoked: Vec::new(),
@@ -1329,7 +1385,7 @@ mod tests {
             fs::write(&b.tmp, name).unwrap();
             let j = Journal {
                 id: name.into(),
-                state,
+                state: Some(state),
                 ops: vec![a, b],
                 record: Vec::new(),
                 revoked: Vec::new(),

@@ -136,12 +136,19 @@ impl Slot {
         r.map_err(|e| Error::io("write", &self.path, e))
     }
 
+    /// Changes the state of the journal written last to `mark`, rewriting
+    /// only its letter (not flushed): a transaction's journal is the same
+    /// bytes prepared and committed, so its commit does not rewrite them.
+    pub fn mark(&mut self, mark: Mark) -> Result<()> {
+        self.file
+            .seek(SeekFrom::Start(STATE_AT))
+            .and_then(|_| self.file.write_all(&[mark.letter()]))
+            .map_err(|e| Error::io("write", &self.path, e))
+    }
+
     /// Marks the journal done (not flushed: see the module doc).
     pub fn mark_done(&mut self) {
-        let _ = self
-            .file
-            .seek(SeekFrom::Start(STATE_AT))
-            .and_then(|_| self.file.write_all(&[Mark::Done.letter()]));
+        let _ = self.mark(Mark::Done);
     }
 
     /// ... and flushed, after a recovery: a command that found the slot
