@@ -722,7 +722,20 @@ pub(crate) fn add_leaf_files(
     key: Option<&keys::LeafKey>,
     replace: txn::Replace,
 ) -> CertificateDer<'static> {
-    plan.write(&files.cert, signed.pem.as_bytes(), fsx::PUBLIC, replace);
+    for (path, bytes, mode) in leaf_files(ca, files, signed, key) {
+        plan.write(path, bytes, mode, replace);
+    }
+    CertificateDer::from(signed.der.clone())
+}
+
+/// What a leaf's files hold: (path, bytes, mode) for cert.pem, chain.pem,
+/// ca.pem and, given a key, key.pem.
+fn leaf_files<'a>(
+    ca: &Ca,
+    files: &'a OutFiles,
+    signed: &Signed,
+    key: Option<&keys::LeafKey>,
+) -> Vec<(&'a Path, Vec<u8>, u32)> {
     // chain.pem is what a server presents: the leaf, then the
     // intermediates, never the root itself (RFC 8446 4.4.2: it may be left
     // out, and clients must not rely on it).
@@ -730,12 +743,23 @@ pub(crate) fn add_leaf_files(
     for c in &ca.chain {
         chain.push_str(&keys::pem_encode("CERTIFICATE", c.to_vec()));
     }
-    plan.write(&files.chain, chain.into_bytes(), fsx::PUBLIC, replace);
-    plan.write(&files.ca, ca.root_pem.as_bytes(), fsx::PUBLIC, replace);
+    let mut out = vec![
+        (
+            files.cert.as_path(),
+            signed.pem.as_bytes().to_vec(),
+            fsx::PUBLIC,
+        ),
+        (files.chain.as_path(), chain.into_bytes(), fsx::PUBLIC),
+        (
+            files.ca.as_path(),
+            ca.root_pem.as_bytes().to_vec(),
+            fsx::PUBLIC,
+        ),
+    ];
     if let (Some(path), Some(k)) = (&files.key, key) {
-        plan.write(path, k.pkcs8_pem().into_bytes(), fsx::PRIVATE, replace);
+        out.push((path.as_path(), k.pkcs8_pem().into_bytes(), fsx::PRIVATE));
     }
-    CertificateDer::from(signed.der.clone())
+    out
 }
 
 pub(crate) fn record_entry(issued: &Issued, ca: &Ca) -> record::Entry {
@@ -868,24 +892,42 @@ pub fn batch_with_progress(
         })
         .clamp(1, MAX_JOBS)
         .min(items.len());
-    let signed = sign_all(&ca, &items, jobs, progress)?;
+    // Each leaf's files and record line are made on the thread that
+    // signed it: serially they were 12-18 ms of a 2,000-leaf batch.
+    let leaves = sign_all(
+        &ca,
+        &items,
+        jobs,
+        progress,
+        |(spec, key_type, out_dir, _), signed, key| {
+            let files = OutFiles::in_dir(out_dir, true);
+            let outputs: Vec<(PathBuf, Vec<u8>, u32)> =
+                leaf_files(&ca, &files, &signed, Some(&key))
+                    .into_iter()
+                    .map(|(p, b, m)| (p.to_path_buf(), b, m))
+                    .collect();
+            let issued = Issued {
+                names: spec.names.clone(),
+                profile: spec.profile_name.clone(),
+                key_type: Some(*key_type),
+                key: KeyInfo::of_type(*key_type).to_string(),
+                serial: signed.serial.clone(),
+                not_before: signed.not_before,
+                not_after: signed.not_after,
+                files,
+                warnings: signed.warnings,
+            };
+            let entry = record_entry(&issued, &ca);
+            (issued, outputs, entry)
+        },
+    )?;
     let mut plan = txn::Plan::in_ca(dir).deferred_durability();
     let mut issued_all = Vec::with_capacity(items.len());
-    for ((spec, key_type, out_dir, _), (signed, key)) in items.iter().zip(signed) {
-        let files = OutFiles::in_dir(out_dir, true);
-        add_leaf_files(&mut plan, &ca, &files, &signed, Some(&key), replace);
-        let issued = Issued {
-            names: spec.names.clone(),
-            profile: spec.profile_name.clone(),
-            key_type: Some(*key_type),
-            key: KeyInfo::of_type(*key_type).to_string(),
-            serial: signed.serial.clone(),
-            not_before: signed.not_before,
-            not_after: signed.not_after,
-            files,
-            warnings: signed.warnings.clone(),
-        };
-        plan.record(record_entry(&issued, &ca));
+    for (issued, outputs, entry) in leaves {
+        for (path, bytes, mode) in outputs {
+            plan.write(&path, bytes, mode, replace);
+        }
+        plan.record(entry);
         issued_all.push(issued);
     }
     plan.run()?;
@@ -894,33 +936,33 @@ pub fn batch_with_progress(
 
 type BatchItem = (LeafSpec, KeyType, PathBuf, Checked);
 
-/// A leaf signed for a new key.
-type SignedWithKey = (Signed, keys::LeafKey);
-
-/// Makes keys and signs on `jobs` threads (fewer if the system will not
-/// start more: the calling thread always works too).
-fn sign_all(
+/// Makes keys, signs, and hands each item's certificate and key to `then`,
+/// on `jobs` threads (fewer if the system will not start more: the calling
+/// thread always works too). Results are in the items' order.
+fn sign_all<T: Send>(
     ca: &Ca,
     items: &[BatchItem],
     jobs: usize,
     progress: &dyn crate::progress::Progress,
-) -> Result<Vec<SignedWithKey>> {
+    then: impl Fn(&BatchItem, Signed, keys::LeafKey) -> T + Sync,
+) -> Result<Vec<T>> {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    let results: Vec<Mutex<Option<Result<SignedWithKey>>>> =
-        items.iter().map(|_| Mutex::new(None)).collect();
+    let results: Vec<Mutex<Option<Result<T>>>> = items.iter().map(|_| Mutex::new(None)).collect();
     let work = || {
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some((spec, key_type, _, checked)) = items.get(i) else {
+            let Some(item) = items.get(i) else {
                 break;
             };
+            let (spec, key_type, _, checked) = item;
             // Every core already works on an item: no racing within one.
             let r = key_type
                 .generate_leaf_here()
-                .and_then(|key| Ok((spec.sign(ca, &key, checked)?, key)));
+                .and_then(|key| Ok((spec.sign(ca, &key, checked)?, key)))
+                .map(|(signed, key)| then(item, signed, key));
             *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
             progress.update(done.fetch_add(1, Ordering::Relaxed) + 1, items.len());
         }
