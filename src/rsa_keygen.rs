@@ -316,26 +316,14 @@ fn assemble(p: Bn, q: Bn, bits: u32, ctx: &Ctx) -> Result<Option<RsaKey>> {
         }
         let pkcs8 = crate::weak_key::marshal(|cbb| sys::EVP_marshal_private_key(cbb, pkey));
         let spki = crate::weak_key::marshal(|cbb| sys::EVP_marshal_public_key(cbb, pkey));
-        let mut public: *mut u8 = ptr::null_mut();
-        let mut public_len = 0usize;
-        let public_ok = sys::RSA_public_key_to_bytes(
-            &mut public,
-            &mut public_len,
-            sys::EVP_PKEY_get0_RSA(pkey),
-        ) == 1
-            && !public.is_null();
-        let public = if public_ok {
-            let v = std::slice::from_raw_parts(public, public_len).to_vec();
-            sys::OPENSSL_free(public.cast());
-            Some(v)
-        } else {
-            None
-        };
+        let public = crate::weak_key::marshal(|cbb| {
+            sys::RSA_marshal_public_key(cbb, sys::EVP_PKEY_get0_RSA(pkey))
+        });
         sys::EVP_PKEY_free(pkey);
         match (pkcs8, spki, public) {
             (Some(pkcs8), Some(spki), Some(public)) => Ok(Some(RsaKey {
                 pkcs8,
-                public,
+                public: public.to_vec(),
                 spki: spki.to_vec(),
             })),
             _ => Err(arith_failed()),

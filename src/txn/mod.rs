@@ -324,7 +324,7 @@ impl Plan {
         let mut slot = match &self.ca_dir {
             Some(dir) => {
                 let mut slot = Slot::open(dir)?;
-                slot.write(Mark::Prepared, &json, false)?;
+                slot.write(&json)?;
                 Some(slot)
             }
             None => None,
@@ -631,12 +631,7 @@ fn stage(
                 .map_err(|e| Error::io("write", &p.0.dest, e))
         })?;
         sync_dirs_as_given(new_names(journal, new_slot).into_iter(), durability)?;
-        return commit.map_or(Ok(()), |slot| {
-            slot.mark(Mark::Committed)?;
-            slot.file()
-                .sync_data()
-                .map_err(|e| Error::io("flush to disk", slot.path(), e))
-        });
+        return commit.map_or(Ok(()), |slot| slot.mark_durably(Mark::Committed));
     }
     // Every name first (a few small writes), then every flush at once: the
     // files', their directories' (the temporary names) and the committed
@@ -851,7 +846,8 @@ pub fn recover(ca_dir: &Path) -> Result<Vec<Recovered>> {
     {
         let journal = parse_journal(s.path(), &bytes)?;
         let recovered = finish_or_undo(&journal, mark == Mark::Committed)?;
-        s.mark_done_durably()?;
+        // Flushed: a command that found the slot unfinished finishes it once.
+        s.mark_durably(Mark::Done)?;
         done.push(recovered);
     }
     Ok(done)
@@ -1027,10 +1023,9 @@ mod tests {
             record_dir: None,
             created_dirs: Vec::new(),
         };
-        Slot::open(ca)
-            .unwrap()
-            .write(mark, &journal_bytes(&j), true)
-            .unwrap();
+        let mut slot = Slot::open(ca).unwrap();
+        slot.write(&journal_bytes(&j)).unwrap();
+        slot.mark_durably(mark).unwrap();
     }
 
     /// A journal of its own, as versions before the slot wrote them.

@@ -116,24 +116,17 @@ impl Slot {
         &self.path
     }
 
-    /// Writes `json` as the slot's journal in state `mark`; with `durable`,
-    /// waits until it is on disk.
-    pub fn write(&mut self, mark: Mark, json: &[u8], durable: bool) -> Result<()> {
+    /// Writes `json` as the slot's journal, prepared and not flushed: the
+    /// commit only changes its mark ([`Slot::mark_durably`]) and flushes
+    /// both together.
+    pub fn write(&mut self, json: &[u8]) -> Result<()> {
         let mut bytes = Vec::with_capacity(HEADER_LEN + json.len());
-        bytes.extend_from_slice(header(mark, json).as_bytes());
+        bytes.extend_from_slice(header(Mark::Prepared, json).as_bytes());
         bytes.extend_from_slice(json);
-        let r = self
-            .file
+        self.file
             .seek(SeekFrom::Start(0))
             .and_then(|_| self.file.write_all(&bytes))
-            .and_then(|()| {
-                if durable {
-                    self.file.sync_data()
-                } else {
-                    Ok(())
-                }
-            });
-        r.map_err(|e| Error::io("write", &self.path, e))
+            .map_err(|e| Error::io("write", &self.path, e))
     }
 
     /// Changes the state of the journal written last to `mark`, rewriting
@@ -146,18 +139,17 @@ impl Slot {
             .map_err(|e| Error::io("write", &self.path, e))
     }
 
-    /// Marks the journal done (not flushed: see the module doc).
-    pub fn mark_done(&mut self) {
-        let _ = self.mark(Mark::Done);
-    }
-
-    /// ... and flushed, after a recovery: a command that found the slot
-    /// unfinished finishes it once.
-    pub fn mark_done_durably(&mut self) -> Result<()> {
-        self.mark_done();
+    /// [`Slot::mark`], then waits until the slot is on disk.
+    pub fn mark_durably(&mut self, mark: Mark) -> Result<()> {
+        self.mark(mark)?;
         self.file
             .sync_data()
             .map_err(|e| Error::io("flush to disk", &self.path, e))
+    }
+
+    /// Marks the journal done (not flushed: see the module doc).
+    pub fn mark_done(&mut self) {
+        let _ = self.mark(Mark::Done);
     }
 
     /// The journal in the slot and its state, unless it is done, torn or
@@ -238,8 +230,9 @@ mod tests {
     fn a_shorter_journal_over_a_longer_one_reads_back_exactly() {
         let (_t, mut s) = slot();
         assert!(s.created);
-        s.write(Mark::Committed, &[b'x'; 5000], true).unwrap();
-        s.write(Mark::Prepared, b"{\"a\":1}", false).unwrap();
+        s.write(&[b'x'; 5000]).unwrap();
+        s.mark_durably(Mark::Committed).unwrap();
+        s.write(b"{\"a\":1}").unwrap();
         assert_eq!(
             s.read(1 << 20).unwrap(),
             Some((Mark::Prepared, b"{\"a\":1}".to_vec()))
@@ -255,7 +248,8 @@ mod tests {
         let (_t, mut s) = slot();
         let old = vec![b'o'; 300];
         let new = b"{\"new\":true}".to_vec();
-        s.write(Mark::Committed, &old, true).unwrap();
+        s.write(&old).unwrap();
+        s.mark_durably(Mark::Committed).unwrap();
         let mut full = header(Mark::Committed, &new).into_bytes();
         full.extend_from_slice(&new);
         let mut old_full = header(Mark::Committed, &old).into_bytes();
