@@ -75,15 +75,20 @@ pub fn generate(bits: u32, threads: usize) -> Result<RsaKey> {
 
 /// Two primes of `k` bits for an RSA modulus, more than 2^(k-100) apart.
 fn find_primes(k: u32, threads: usize) -> Result<[Bn; 2]> {
+    // aws-lc gives up after 5k tries per prime (a failure chance of about
+    // 2^-21); 20k per prime makes that about 2^-83 while still ending a
+    // search whose random source is broken.
+    find_primes_within(k, threads, 2 * 20 * u64::from(k))
+}
+
+/// [`find_primes`], giving up after `max_tries` candidates in all.
+fn find_primes_within(k: u32, threads: usize, max_tries: u64) -> Result<[Bn; 2]> {
     let search = Search {
         k,
         found: Mutex::new(Vec::new()),
         done: AtomicBool::new(false),
         tries: AtomicU64::new(0),
-        // aws-lc gives up after 5k tries per prime (a failure chance of
-        // about 2^-21); 20k per prime makes that about 2^-83 while still
-        // ending a search whose random source is broken.
-        max_tries: 2 * 20 * u64::from(k),
+        max_tries,
     };
     let failure = std::thread::scope(|scope| {
         let helpers: Vec<_> = (1..threads)
@@ -827,6 +832,19 @@ mod tests {
         let (pa, pb) = (parts(&a.pkcs8), parts(&b.pkcs8));
         for x in [&pa.p, &pa.q] {
             assert!(x != &pb.p && x != &pb.q);
+        }
+    }
+
+    /// A search that runs out of tries ends, on every thread, with an
+    /// error that says so (a broken random source cannot hang it).
+    #[test]
+    fn a_search_out_of_tries_ends_with_an_error() {
+        for threads in [1, 3] {
+            let err = find_primes_within(1024, threads, 1).err().expect("gave up");
+            let text = err.to_string();
+            // One try can never find the two primes a key needs.
+            assert!(text.contains("in 1 tries"), "{text}");
+            assert!(text.contains("random number generator"), "{text}");
         }
     }
 
