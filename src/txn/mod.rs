@@ -330,10 +330,14 @@ impl Plan {
             None => None,
         };
         // A slot made now is named durably with the staged files' flushes.
-        let new_slot_dir = slot
-            .as_ref()
-            .filter(|s| s.created)
-            .map(|s| fsx::parent_dir(s.path()).to_path_buf());
+        // Absolute, as the staged files' directories are: a new CA's
+        // directory is theirs too, and `new_names` flushes each directory
+        // once only if it is spelled one way (strace: `init` flushed
+        // "out" and "/tmp/w/out", one fsync too many).
+        let new_slot_dir = slot.as_ref().filter(|s| s.created).map(|s| {
+            let dir = fsx::parent_dir(s.path());
+            std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
+        });
         let commit = slot.as_mut();
         let committed = stage(
             &journal,
