@@ -720,3 +720,71 @@ fn batch_issues_many_and_checks_first() {
         .one_sentence_naming("certificate 2");
     assert_eq!(before, snapshot(env.path()));
 }
+
+/// Started with stdout and stderr closed (a daemon's child, a careless
+/// `>&-`), minica must not hand their numbers to the files it opens: what
+/// it prints would land in the lock, the journal or a key file. std's
+/// start-up reopens them on /dev/null; minica's own start-up (it skips
+/// std's, src/main.rs) must do the same.
+#[test]
+fn closed_standard_streams_never_become_files_it_writes() {
+    use std::os::unix::process::CommandExt;
+    let env = Env::new();
+    env.minica(&["init"]).ok();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["issue", "closed.test", "--out-dir", "out"])
+        .current_dir(env.path())
+        .env("MINICA_CA_DIR", env.ca_dir())
+        .env("HOME", env.path())
+        .stdin(Stdio::null());
+    // SAFETY: only close(2), async-signal-safe, between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::close(1);
+            libc::close(2);
+            Ok(())
+        });
+    }
+    let status = cmd.status().unwrap();
+    assert!(status.success(), "{status}");
+    // What number 1 is while it runs: /dev/null, so reading /dev/stdout
+    // finds an empty file, not a missing one (nor one of minica's own).
+    let mut inspect = Command::new(BIN);
+    inspect
+        .args(["inspect", "/dev/stdout"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped());
+    // SAFETY: as above.
+    unsafe {
+        inspect.pre_exec(|| {
+            libc::close(1);
+            Ok(())
+        });
+    }
+    let out = inspect.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/dev/stdout: is empty"), "{err}");
+    for f in ["cert.pem", "key.pem", "chain.pem", "ca.pem"] {
+        let text = std::fs::read_to_string(env.file(&format!("out/{f}"))).unwrap();
+        assert!(text.starts_with("-----BEGIN "), "{f}: {text}");
+        assert!(
+            !text.contains("closed.test"),
+            "{f} got printed text: {text}"
+        );
+    }
+    openssl(&[
+        "verify",
+        "-CAfile",
+        &env.ca_dir().join("ca.pem").to_string_lossy(),
+        env.file("out/cert.pem").to_str().unwrap(),
+    ])
+    .ok();
+    let journal = std::fs::read(env.ca_dir().join(".journal")).unwrap();
+    assert!(
+        journal.starts_with(b"minica-journal"),
+        "the journal got printed text"
+    );
+    let lock = std::fs::metadata(env.ca_dir().join(".lock")).unwrap();
+    assert_eq!(lock.len(), 0, "the lock file got printed text");
+    env.minica(&["list"]).ok();
+}
