@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Whole-process timings of minica beside the tools people use instead, in one
-# run on this machine: medians from hyperfine, the ratio minica / fastest
-# other tool, and peak memory from /usr/bin/time.
+# run on this machine: medians of runs interleaved across the tools of each
+# job (bench/interleave.py), the ratio minica / fastest other tool, and peak
+# memory from /usr/bin/time.
 #
 #   bash bench/compare.sh [RUNS]        (default 50 runs per command)
 #   BASE=/path/to/older/minica bash bench/compare.sh [RUNS]
 #                                       (also times that binary, as "minica (base)",
 #                                        for a before/after in the same run)
 #
-# Installs what is missing from Debian's packages: hyperfine, mkcert,
+# Installs what is missing from Debian's packages: mkcert,
 # golang-cfssl (cfssl, cfssljson), gnutls-bin (certtool), time. openssl and
 # keytool are used as they are. jsha/minica is not packaged by Debian (its
 # "minica" package is another program), so it is not measured here.
@@ -17,7 +18,6 @@ cd "$(dirname "$0")/.."
 RUNS=${1:-50}
 
 missing=()
-command -v hyperfine >/dev/null || missing+=(hyperfine)
 command -v mkcert >/dev/null || missing+=(mkcert)
 command -v cfssl >/dev/null || missing+=(golang-cfssl)
 command -v certtool >/dev/null || missing+=(gnutls-bin)
@@ -29,6 +29,7 @@ fi
 
 cargo build --release -q
 M=$PWD/target/release/minica
+I=$PWD/bench/interleave.py
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 cd "$W"
@@ -67,75 +68,81 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout oca
 "$M" issue leaf.test --out-dir leaf -q
 openssl pkcs12 -export -in leaf/cert.pem -inkey leaf/key.pem -certfile leaf/ca.pem -passout pass:changeit -out ref.p12
 
-H=(hyperfine -N --warmup 5 --runs "$RUNS" --style none)
 results=$W/results.tsv
 : > "$results"
-
 B=${BASE:-}
 if [ -n "$B" ]; then B=$(realpath "$B"); fi
-# Runs a minica job with this build and, given BASE, with the older one:
-# ours job "ARGS..." (the binary's path is put in front of ARGS).
-ours() {
-    bench "$1" minica "$M $2"
-    if [ -n "$B" ]; then bench "$1" "minica (base)" "$B $2"; fi
-}
 
-bench() { # job tool command...
-    local job=$1 tool=$2; shift 2
-    "${H[@]}" --export-json h.json --prepare 'rm -rf out out.p12 out-key.pem out.pem ks.jks leaf2 mkout' "$*" >/dev/null 2>&1 \
-        || { echo "$job: $tool failed: $*" >&2; return; }
-    python3 - "$job" "$tool" >> "$results" <<'P'
-import json, sys
-r = json.load(open("h.json"))["results"][0]
-print(f"{sys.argv[1]}\t{sys.argv[2]}\t{r['median']*1000:.2f}")
-P
+# Times one job's commands interleaved (A, B, C, A, B, C, ...; see
+# bench/interleave.py): this VM drifts 30-40% from one minute to the next,
+# and timing each tool for a minute of its own compared machines, not
+# tools. job NAME RUNS TOOL='COMMAND' ...; before each run every out* in
+# the work directory is removed, so outputs are named out*.
+job() {
+    local name=$1 runs=$2; shift 2
+    python3 "$I" --tsv "$name" "$W" "$runs" "$@" >> "$results" \
+        || echo "$name: failed" >&2
 }
+# minica's command, with this build and, given BASE, the older one.
+ours() { # ARGS...
+    echo "minica=$M $*"
+    if [ -n "$B" ]; then echo "minica (base)=$B $*"; fi
+}
+mapfile_ours() { mapfile -t OURS < <(ours "$@"); }
 
 sh_() { echo "sh -c '$*'"; }
 
 # --- issue one leaf (new key + certificate) --------------------------------
-ours "issue P-256 leaf" "issue leaf2.test --out-dir out -q"
-bench "issue P-256 leaf" certtool "$(sh_ "certtool --generate-privkey --key-type ecdsa --outfile out-key.pem 2>/dev/null && certtool --generate-certificate --load-privkey out-key.pem --load-ca-certificate gca.pem --load-ca-privkey gca-key.pem --template tmpl --outfile out.pem 2>/dev/null")"
-bench "issue P-256 leaf" cfssl "$(sh_ "cfssl gencert -ca cfca.pem -ca-key cfca-key.pem csr.json 2>/dev/null | cfssljson -bare out")"
-bench "issue P-256 leaf" mkcert "$(sh_ "mkcert -ecdsa -cert-file out.pem -key-file out-key.pem leaf.test 2>/dev/null")"
-bench "issue P-256 leaf" openssl "openssl req -x509 -CA oca.pem -CAkey oca-key.pem -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout out-key.pem -out out.pem -subj /CN=leaf.test -addext subjectAltName=DNS:leaf.test -days 397"
+mapfile_ours issue leaf2.test --out-dir out -q
+job "issue P-256 leaf" "$RUNS" "${OURS[@]}" \
+    "certtool=$(sh_ "certtool --generate-privkey --key-type ecdsa --outfile out-key.pem 2>/dev/null && certtool --generate-certificate --load-privkey out-key.pem --load-ca-certificate gca.pem --load-ca-privkey gca-key.pem --template tmpl --outfile out.pem 2>/dev/null")" \
+    "cfssl=$(sh_ "cfssl gencert -ca cfca.pem -ca-key cfca-key.pem csr.json 2>/dev/null | cfssljson -bare out")" \
+    "mkcert=$(sh_ "mkcert -ecdsa -cert-file out.pem -key-file out-key.pem leaf.test 2>/dev/null")" \
+    "openssl=openssl req -x509 -CA oca.pem -CAkey oca-key.pem -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout out-key.pem -out out.pem -subj /CN=leaf.test -addext subjectAltName=DNS:leaf.test -days 397"
 
-ours "issue RSA-2048 leaf" "issue leaf2.test --out-dir out -q --key-type rsa-2048"
-bench "issue RSA-2048 leaf" certtool "$(sh_ "certtool --generate-privkey --key-type rsa --bits 2048 --outfile out-key.pem 2>/dev/null && certtool --generate-certificate --load-privkey out-key.pem --load-ca-certificate gca.pem --load-ca-privkey gca-key.pem --template tmpl --outfile out.pem 2>/dev/null")"
-bench "issue RSA-2048 leaf" cfssl "$(sh_ "cfssl gencert -ca cfca.pem -ca-key cfca-key.pem csr-rsa.json 2>/dev/null | cfssljson -bare out")"
-bench "issue RSA-2048 leaf" mkcert "$(sh_ "mkcert -cert-file out.pem -key-file out-key.pem leaf.test 2>/dev/null")"
-bench "issue RSA-2048 leaf" openssl "openssl req -x509 -CA oca.pem -CAkey oca-key.pem -newkey rsa:2048 -nodes -keyout out-key.pem -out out.pem -subj /CN=leaf.test -addext subjectAltName=DNS:leaf.test -days 397"
+mapfile_ours issue leaf2.test --out-dir out -q --key-type rsa-2048
+job "issue RSA-2048 leaf" "$RUNS" "${OURS[@]}" \
+    "certtool=$(sh_ "certtool --generate-privkey --key-type rsa --bits 2048 --outfile out-key.pem 2>/dev/null && certtool --generate-certificate --load-privkey out-key.pem --load-ca-certificate gca.pem --load-ca-privkey gca-key.pem --template tmpl --outfile out.pem 2>/dev/null")" \
+    "cfssl=$(sh_ "cfssl gencert -ca cfca.pem -ca-key cfca-key.pem csr-rsa.json 2>/dev/null | cfssljson -bare out")" \
+    "mkcert=$(sh_ "mkcert -cert-file out.pem -key-file out-key.pem leaf.test 2>/dev/null")" \
+    "openssl=openssl req -x509 -CA oca.pem -CAkey oca-key.pem -newkey rsa:2048 -nodes -keyout out-key.pem -out out.pem -subj /CN=leaf.test -addext subjectAltName=DNS:leaf.test -days 397"
 
 # --- init (a new root CA) --------------------------------------------------
-ours "init (P-256 root)" "init --ca-dir out -q"
-bench "init (P-256 root)" certtool "$(sh_ "certtool --generate-privkey --key-type ecdsa --outfile out-key.pem 2>/dev/null && certtool --generate-self-signed --load-privkey out-key.pem --template catmpl --outfile out.pem 2>/dev/null")"
-bench "init (P-256 root)" cfssl "$(sh_ "cfssl genkey -initca ca-csr.json 2>/dev/null | cfssljson -bare out")"
-bench "init (P-256 root)" openssl "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout out-key.pem -out out.pem -subj /CN=root -days 3650 -addext basicConstraints=critical,CA:TRUE"
+mapfile_ours init --ca-dir out -q
+job "init (P-256 root)" "$RUNS" "${OURS[@]}" \
+    "certtool=$(sh_ "certtool --generate-privkey --key-type ecdsa --outfile out-key.pem 2>/dev/null && certtool --generate-self-signed --load-privkey out-key.pem --template catmpl --outfile out.pem 2>/dev/null")" \
+    "cfssl=$(sh_ "cfssl genkey -initca ca-csr.json 2>/dev/null | cfssljson -bare out")" \
+    "openssl=openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout out-key.pem -out out.pem -subj /CN=root -days 3650 -addext basicConstraints=critical,CA:TRUE"
 
 # --- PKCS#12 at equal iterations (2048, OpenSSL's default) -----------------
-ours "PKCS#12 export, 2048 iterations" "keystore --cert leaf/cert.pem --key leaf/key.pem --chain leaf/ca.pem --iterations 2048 --out out.p12 -q"
-bench "PKCS#12 export, 2048 iterations" openssl "openssl pkcs12 -export -in leaf/cert.pem -inkey leaf/key.pem -certfile leaf/ca.pem -passout pass:changeit -iter 2048 -out out.p12"
-ours "truststore" "truststore --out out.p12 -q"
-bench "truststore" keytool "keytool -importcert -noprompt -alias root -file leaf/ca.pem -keystore ks.jks -storepass changeit -storetype PKCS12"
+mapfile_ours keystore --cert leaf/cert.pem --key leaf/key.pem --chain leaf/ca.pem --iterations 2048 --out out.p12 -q
+job "PKCS#12 export, 2048 iterations" "$RUNS" "${OURS[@]}" \
+    "openssl=openssl pkcs12 -export -in leaf/cert.pem -inkey leaf/key.pem -certfile leaf/ca.pem -passout pass:changeit -iter 2048 -out out.p12"
+mapfile_ours truststore --out out.p12 -q
+job "truststore" "$(( RUNS / 4 > 3 ? RUNS / 4 : 3 ))" "${OURS[@]}" \
+    "keytool=keytool -importcert -noprompt -alias root -file leaf/ca.pem -keystore out-ks.jks -storepass changeit -storetype PKCS12"
 
 # --- verify one chain --------------------------------------------------------
-ours "verify one chain" "verify leaf/cert.pem --ca leaf/ca.pem -q"
-bench "verify one chain" openssl "openssl verify -CAfile leaf/ca.pem leaf/cert.pem"
-bench "verify one chain" certtool "$(sh_ "certtool --verify --load-ca-certificate leaf/ca.pem --infile leaf/cert.pem >/dev/null")"
+mapfile_ours verify leaf/cert.pem --ca leaf/ca.pem -q
+job "verify one chain" "$RUNS" "${OURS[@]}" \
+    "openssl=openssl verify -CAfile leaf/ca.pem leaf/cert.pem" \
+    "certtool=$(sh_ "certtool --verify --load-ca-certificate leaf/ca.pem --infile leaf/cert.pem >/dev/null")"
 
 # --- 100 leaves ----------------------------------------------------------------
 seq 1 100 | sed 's/$/.bulk.test/' > names.txt
-H=(hyperfine -N --warmup 1 --runs $(( RUNS / 10 > 3 ? RUNS / 10 : 3 )) --style none)
-bench "100 P-256 leaves" "minica batch" "$M batch names.txt --out-dir out -q"
-if [ -n "$B" ]; then bench "100 P-256 leaves" "minica (base) batch" "$B batch names.txt --out-dir out -q"; fi
-bench "100 P-256 leaves" "minica, shell loop" "$(sh_ "for i in \$(seq 1 100); do $M issue l\$i.test --out-dir out/\$i -q; done")"
-bench "100 P-256 leaves" mkcert "$(sh_ "mkdir -p mkout; for i in \$(seq 1 100); do mkcert -ecdsa -cert-file mkout/\$i.pem -key-file mkout/\$i-key.pem l\$i.test 2>/dev/null; done")"
-bench "100 P-256 leaves" openssl "$(sh_ "mkdir -p out; for i in \$(seq 1 100); do openssl req -x509 -CA oca.pem -CAkey oca-key.pem -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout out/\$i-key.pem -out out/\$i.pem -subj /CN=l\$i.test -addext subjectAltName=DNS:l\$i.test -days 397 2>/dev/null; done")"
+FEW=$(( RUNS / 10 > 3 ? RUNS / 10 : 3 ))
+batch=("minica batch=$M batch names.txt --out-dir out -q")
+if [ -n "$B" ]; then batch+=("minica (base) batch=$B batch names.txt --out-dir out -q"); fi
+job "100 P-256 leaves" "$FEW" "${batch[@]}" \
+    "minica, shell loop=$(sh_ "for i in \$(seq 1 100); do $M issue l\$i.test --out-dir out/\$i -q; done")" \
+    "mkcert=$(sh_ "mkdir -p out-mk; for i in \$(seq 1 100); do mkcert -ecdsa -cert-file out-mk/\$i.pem -key-file out-mk/\$i-key.pem l\$i.test 2>/dev/null; done")" \
+    "openssl=$(sh_ "mkdir -p out; for i in \$(seq 1 100); do openssl req -x509 -CA oca.pem -CAkey oca-key.pem -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout out/\$i-key.pem -out out/\$i.pem -subj /CN=l\$i.test -addext subjectAltName=DNS:l\$i.test -days 397 2>/dev/null; done")"
 
 # --- batch throughput: 2,000 leaves with all their files (leaves/s = 2000 / median)
 seq 1 2000 | sed 's/$/.bulk.test/' > names2000.txt
-bench "2000 P-256 leaves (batch)" minica "$M batch names2000.txt --out-dir out -q"
-if [ -n "$B" ]; then bench "2000 P-256 leaves (batch)" "minica (base)" "$B batch names2000.txt --out-dir out -q"; fi
+batch=("minica=$M batch names2000.txt --out-dir out -q")
+if [ -n "$B" ]; then batch+=("minica (base)=$B batch names2000.txt --out-dir out -q"); fi
+job "2000 P-256 leaves (batch)" "$FEW" "${batch[@]}"
 
 # --- peak memory (KiB), single commands ---------------------------------------
 mem() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }

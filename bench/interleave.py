@@ -5,7 +5,7 @@ went from 5.7 to 9.3 ms within one session), so timing A for a minute and
 then B compares two machines. This runs A, B, C, A, B, C, ... and reports
 each command's median, so every command sees the same machine.
 
-    python3 bench/interleave.py WORKDIR RUNS NAME='COMMAND ...' [NAME='...' ...]
+    python3 bench/interleave.py [--tsv JOB] WORKDIR RUNS NAME='COMMAND ...' [NAME='...' ...]
 
 Compare binaries copied at the same time (cp old new; cp target/release/
 minica new2): how long a file has been in the page cache, and how it got
@@ -31,12 +31,18 @@ import time
 
 
 def main():
-    if len(sys.argv) < 4:
+    args = sys.argv[1:]
+    # --tsv JOB: one line per command, "JOB<TAB>NAME<TAB>median ms", for
+    # bench/compare.sh's table.
+    tsv = None
+    if args[:1] == ["--tsv"]:
+        tsv, args = args[1], args[2:]
+    if len(args) < 3:
         sys.exit(__doc__)
-    workdir, runs = sys.argv[1], int(sys.argv[2])
+    workdir, runs = args[0], int(args[1])
     os.chdir(workdir)
     commands = []
-    for arg in sys.argv[3:]:
+    for arg in args[2:]:
         name, command = arg.split("=", 1)
         words = shlex.split(command)
         env = dict(os.environ)
@@ -66,6 +72,9 @@ def main():
                 times[name].append(elapsed * 1000)
     for name, _, _ in commands:
         t = sorted(times[name])
+        if tsv is not None:
+            print(f"{tsv}\t{name}\t{statistics.median(t):.2f}")
+            continue
         print(f"{name:14s} median {statistics.median(t):7.2f} ms   "
               f"p25 {t[len(t) // 4]:7.2f}   p75 {t[3 * len(t) // 4]:7.2f}")
 
