@@ -17,8 +17,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    PublicKeyData,
+    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyUsagePurpose, PublicKeyData,
 };
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -366,11 +365,11 @@ impl Session {
         } else {
             None
         };
-        let key = crate::rng::Signer::new(cfg.ca.key_type.generate()?);
+        let key = cfg.ca.key_type.generate_signing()?;
         let cert = params.self_signed(&key)?;
         let key_pem = match &passphrase {
-            Some(p) => cakey::encrypt(&keys::pkcs8_der(&key), p)?,
-            None => zeroize::Zeroizing::new(keys::pkcs8_pem(&key)),
+            Some(p) => cakey::encrypt(&key.pkcs8_der(), p)?,
+            None => key.pkcs8_pem(),
         };
         let replaced = self.write_root(cfg, &cert, Some(&key_pem), state, now)?;
         // The signer from what was just written, not read back: reading
@@ -777,7 +776,12 @@ fn parse_ca_cert(path: &Path, der: &[u8]) -> Result<CertInfo> {
 }
 
 /// Reads a CA key (encrypted or not) and checks it is the certificate's.
-fn read_ca_key(key_path: &Path, cert_path: &Path, spki: &[u8], unlock: &Unlock) -> Result<KeyPair> {
+fn read_ca_key(
+    key_path: &Path,
+    cert_path: &Path,
+    spki: &[u8],
+    unlock: &Unlock,
+) -> Result<crate::rng::FileKey> {
     let key_bytes = match fsx::read_nofollow(key_path, fsx::MAX_INPUT) {
         Ok(b) => b,
         Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
@@ -796,9 +800,9 @@ fn read_ca_key(key_path: &Path, cert_path: &Path, spki: &[u8], unlock: &Unlock) 
     let key = if cakey::is_encrypted(&key_bytes) {
         let passphrase = unlock.passphrase(false)?;
         let der = cakey::decrypt(key_path, &key_bytes, &passphrase)?;
-        keys::from_pkcs8_der(key_path, &der)?
+        keys::signing_from_pkcs8_der(key_path, &der)?
     } else {
-        keys::load_pem(key_path, &key_bytes)?
+        keys::load_signing_pem(key_path, &key_bytes)?
     };
     if key.subject_public_key_info() != spki {
         return Err(Error::bad_file_fix(
@@ -955,12 +959,12 @@ fn load_files(dir: &Path, unlock: &Unlock) -> Result<Ca> {
             }
             CaKey::Token(Box::new(key))
         }
-        None => CaKey::File(crate::rng::Signer::new(read_ca_key(
+        None => CaKey::File(read_ca_key(
             &dir.join(KEY_FILE),
             &cert_path,
             &cert.spki,
             unlock,
-        )?)),
+        )?),
     };
     signer(dir, cert, key, None, None)
 }
@@ -993,7 +997,7 @@ fn load_intermediate(dir: &Path, name: &str, unlock: &Unlock) -> Result<Ca> {
     signer(
         dir,
         cert,
-        CaKey::File(crate::rng::Signer::new(key)),
+        CaKey::File(key),
         Some(name.to_string()),
         Some(root),
     )

@@ -26,8 +26,8 @@ pub struct Unlock {
 /// token. Both sign through rcgen's `SigningKey`, so an `Issuer` holds
 /// either and the code that signs does not know which.
 pub enum CaKey {
-    /// Signs through ring, not aws-lc, when ring reads it (src/rng.rs).
-    File(crate::rng::Signer),
+    /// Read and signed by ring, not aws-lc, when ring reads it (src/rng.rs).
+    File(crate::rng::FileKey),
     Token(Box<crate::pkcs11::TokenKey>),
 }
 

@@ -18,7 +18,7 @@ use crate::cakey::Unlock;
 use crate::constraints::Permit;
 use crate::error::{Error, Result};
 use crate::names::Name;
-use crate::{fsx, keys, txn};
+use crate::{fsx, txn};
 
 /// Which CA is exported.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,7 +110,7 @@ fn load(dir: &Path, which: &Which, unlock: &Unlock) -> Result<Source> {
         Which::Root => session.load(unlock)?,
     };
     let key_pem = match ca.issuer.key() {
-        crate::cakey::CaKey::File(k) => Zeroizing::new(keys::pkcs8_pem(k)),
+        crate::cakey::CaKey::File(k) => k.pkcs8_pem(),
         // Made sensitive and never extractable: no engine gets it.
         crate::cakey::CaKey::Token(_) => {
             return Err(Error::usage(

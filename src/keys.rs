@@ -8,6 +8,7 @@ use rcgen::{KeyPair, PublicKeyData, SignatureAlgorithm};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::rng::FileKey;
 
 /// The key types minica generates. ECDSA P-256 is the default: every TLS
 /// stack in use accepts it, and it is fast to make and to verify.
@@ -78,6 +79,19 @@ impl KeyType {
     /// that already keep every core busy (a batch).
     pub fn generate_here(self) -> Result<KeyPair> {
         self.generate_on(Some(1))
+    }
+
+    /// A new key that signs (a CA's): made by ring and kept in ring alone
+    /// when ring makes this type (see [`FileKey`]).
+    pub fn generate_signing(self) -> Result<FileKey> {
+        let alg = self.signature_algorithm();
+        if self.rsa_bits().is_none()
+            && let Some(der) = crate::rng::generate_pkcs8(alg)
+            && let Some(key) = crate::rng::RingSigner::from_pkcs8(alg, &der)
+        {
+            return Ok(FileKey::Ring(key));
+        }
+        Ok(FileKey::AwsLc(crate::rng::Signer::new(self.generate()?)))
     }
 
     /// A new key for a certificate of its own (see [`LeafKey`]). An RSA
@@ -224,7 +238,7 @@ pub fn pkcs8_der(key: &KeyPair) -> Vec<u8> {
 
 /// PKCS#8 DER of an `alg` key in the form the widest range of software
 /// reads (an Ed25519 key without its public half, see above).
-fn widely_read(alg: &SignatureAlgorithm, der: Vec<u8>) -> Vec<u8> {
+pub(crate) fn widely_read(alg: &SignatureAlgorithm, der: Vec<u8>) -> Vec<u8> {
     if alg == &rcgen::PKCS_ED25519
         && der.len() >= 48
         && der[0] == 0x30
@@ -355,6 +369,32 @@ pub fn pem_encode(tag: &str, der: Vec<u8>) -> String {
 
 /// Reads a private key from PEM (PKCS#8, SEC1 or PKCS#1), naming the file on error.
 pub fn load_pem(path: &Path, bytes: &[u8]) -> Result<KeyPair> {
+    match pem_key(path, bytes)? {
+        rustls_pki_types::PrivateKeyDer::Pkcs8(p) => from_pkcs8(path, &p),
+        der => KeyPair::try_from(&der).map_err(|_| unsupported_key(path)),
+    }
+}
+
+/// [`load_pem`] for a key that signs: read by ring alone when it can be
+/// (see [`FileKey`]).
+pub fn load_signing_pem(path: &Path, bytes: &[u8]) -> Result<FileKey> {
+    match pem_key(path, bytes)? {
+        rustls_pki_types::PrivateKeyDer::Pkcs8(p) => {
+            signing_from_pkcs8_der(path, p.secret_pkcs8_der())
+        }
+        der => Ok(FileKey::AwsLc(crate::rng::Signer::new(
+            KeyPair::try_from(&der).map_err(|_| unsupported_key(path))?,
+        ))),
+    }
+}
+
+/// [`from_pkcs8_der`] for a key that signs (see [`FileKey`]).
+pub fn signing_from_pkcs8_der(path: &Path, der: &[u8]) -> Result<FileKey> {
+    FileKey::from_pkcs8(pkcs8_algorithm(der), der, || from_pkcs8_der(path, der))
+}
+
+/// The one private key in a PEM file.
+fn pem_key(path: &Path, bytes: &[u8]) -> Result<rustls_pki_types::PrivateKeyDer<'static>> {
     use rustls_pki_types::PrivateKeyDer;
     use rustls_pki_types::pem::PemObject;
     let text = std::str::from_utf8(bytes).ok();
@@ -365,17 +405,13 @@ pub fn load_pem(path: &Path, bytes: &[u8]) -> Result<KeyPair> {
             "decrypt it first (`openssl pkey -in KEY -out PLAIN`)",
         ));
     }
-    let der = PrivateKeyDer::from_pem_slice(bytes).map_err(|_| {
+    PrivateKeyDer::from_pem_slice(bytes).map_err(|_| {
         Error::bad_file_fix(
             path,
             "no private key found",
             "expected a PEM \"PRIVATE KEY\" block",
         )
-    })?;
-    match &der {
-        PrivateKeyDer::Pkcs8(p) => from_pkcs8(path, p),
-        _ => KeyPair::try_from(&der).map_err(|_| unsupported_key(path)),
-    }
+    })
 }
 
 /// Reads a private key from PKCS#8 DER (out of a keystore, or decrypted).
