@@ -68,6 +68,12 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout oca
 "$M" issue leaf.test --out-dir leaf -q
 openssl pkcs12 -export -in leaf/cert.pem -inkey leaf/key.pem -certfile leaf/ca.pem -passout pass:changeit -out ref.p12
 
+# Start from a quiet disk: what the build and the set-up left to write
+# would otherwise be written during the first job's runs (by the kernel's
+# write-back, or by minica's syncfs, which it uses only when little is
+# waiting: src/fsx.rs).
+sync
+
 results=$W/results.tsv
 : > "$results"
 B=${BASE:-}

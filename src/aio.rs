@@ -13,7 +13,9 @@
 //!
 //! Where io_uring is missing (other systems, an old kernel, a container's
 //! seccomp filter, `kernel.io_uring_disabled`), [`flush_all`] says so and
-//! the caller flushes on threads as before.
+//! the caller flushes on threads as before. On ext4 with little waiting to
+//! be written, `fsx::flush_together` makes one syncfs instead and this is
+//! not used (src/fsx.rs says why).
 
 use std::fs::File;
 use std::io;

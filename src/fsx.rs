@@ -341,12 +341,148 @@ pub fn open_dirs_to_flush<'a>(
         .collect()
 }
 
-/// Flushes every file at once and waits for all: through io_uring where it
-/// works (no thread per flush, see src/aio.rs), else on a thread each.
-/// Each file comes with the path its error names. The first error is
-/// returned.
+/// Flushes every file and waits for all: on ext4 with little else waiting
+/// to be written, by one syncfs(2) per file system (see [`whole_fs`]); else
+/// every file at once through io_uring where it works (no thread per flush,
+/// see src/aio.rs), else on a thread each. Each file comes with the path
+/// its error names. The first error is returned.
 pub fn flush_together(files: &[(&File, crate::aio::Flush, &Path)]) -> Result<()> {
+    // One file: flushed here, without setting up a ring (init's last round).
+    if let [(f, how, path)] = files {
+        return how.on(f).map_err(|e| Error::io("flush to disk", path, e));
+    }
+    #[cfg(target_os = "linux")]
+    if let Some(done) = whole_fs::flush(files) {
+        return done;
+    }
     flush_together_by(files, true)
+}
+
+/// One syncfs(2) per file system instead of a flush per file, where that is
+/// as durable and cheaper.
+///
+/// Why: a transaction's commit round flushes about seven files and
+/// directories (an issue's four new files, their directory and its parent,
+/// the journal), and ext4 writes each one's data and inode block apart while
+/// the device takes them nearly one at a time: 0.75 ms here, where one
+/// syncfs writing the same took 0.40 ms (1.4 against 3.1 ms on ext4 with a
+/// journal, on a loop device). syncfs writes everything on the file system
+/// that is waiting to be written, the files' data, their inodes and the
+/// directories' entries included: a superset of each flush, so nothing a
+/// flush protected (a key, the journal, the record) is left unflushed.
+///
+/// But it writes other programs' data too, so it is used only when little
+/// is waiting system-wide (`Dirty` + `Writeback` in /proc/meminfo at most
+/// [`MAX_DIRTY_KIB`]); else a command could wait for someone's large copy.
+/// Only on ext4 (the file system measured; syncfs costs differ elsewhere:
+/// btrfs commits a whole transaction) and on Linux 5.8 or later, where
+/// syncfs reports a failed write-back (before, it returned 0 and the error
+/// was lost, which fsync never loses). The file syncfs is called on for a
+/// file system is the first of the list there: opened before its data was
+/// written, so an error since is reported to it.
+#[cfg(target_os = "linux")]
+mod whole_fs {
+    use std::fs::File;
+    use std::os::fd::AsRawFd;
+    use std::path::Path;
+
+    use crate::error::{Error, Result};
+
+    /// The most data waiting to be written, system-wide, for a syncfs.
+    pub const MAX_DIRTY_KIB: u64 = 1024;
+
+    /// ext2/3/4's `f_type`.
+    const EXT4_SUPER_MAGIC: i64 = 0xEF53;
+
+    /// Flushes `files` by syncfs, or None to say it did nothing and the
+    /// caller flushes them one by one.
+    pub fn flush(files: &[(&File, crate::aio::Flush, &Path)]) -> Option<Result<()>> {
+        if !syncfs_reports_errors() || !little_waiting() {
+            return None;
+        }
+        sync_each_fs(files)
+    }
+
+    /// One syncfs per file system of `files`, or None (nothing done) if
+    /// one of them is not ext4.
+    pub fn sync_each_fs(files: &[(&File, crate::aio::Flush, &Path)]) -> Option<Result<()>> {
+        let mut devices: Vec<(u64, &File, &Path)> = Vec::new();
+        for (f, _, path) in files {
+            let dev = device_if_ext4(f)?;
+            if !devices.iter().any(|(d, _, _)| *d == dev) {
+                devices.push((dev, f, path));
+            }
+        }
+        Some(devices.into_iter().try_for_each(|(_, f, path)| {
+            // SAFETY: syncfs on a descriptor `f` keeps open for the call.
+            match unsafe { libc::syncfs(f.as_raw_fd()) } {
+                0 => Ok(()),
+                _ => Err(Error::io(
+                    "flush to disk",
+                    path,
+                    std::io::Error::last_os_error(),
+                )),
+            }
+        }))
+    }
+
+    /// The file system `f` is on, if it is ext4.
+    fn device_if_ext4(f: &File) -> Option<u64> {
+        // SAFETY: fstat/fstatfs fill the zeroed structs given; `f` is open.
+        unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            let mut sfs: libc::statfs = std::mem::zeroed();
+            if libc::fstat(f.as_raw_fd(), &mut st) != 0
+                || libc::fstatfs(f.as_raw_fd(), &mut sfs) != 0
+            {
+                return None;
+            }
+            (sfs.f_type as i64 == EXT4_SUPER_MAGIC).then_some(st.st_dev)
+        }
+    }
+
+    fn little_waiting() -> bool {
+        std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| waiting_kib(&m))
+            .is_some_and(|kib| kib <= MAX_DIRTY_KIB)
+    }
+
+    /// `Dirty` + `Writeback` from /proc/meminfo, in KiB.
+    pub fn waiting_kib(meminfo: &str) -> Option<u64> {
+        let field = |name: &str| -> Option<u64> {
+            let line = meminfo.lines().find(|l| l.starts_with(name))?;
+            line[name.len()..]
+                .trim()
+                .strip_suffix("kB")?
+                .trim()
+                .parse()
+                .ok()
+        };
+        Some(field("Dirty:")? + field("Writeback:")?)
+    }
+
+    fn syncfs_reports_errors() -> bool {
+        // SAFETY: uname fills the zeroed struct given.
+        let release = unsafe {
+            let mut u: libc::utsname = std::mem::zeroed();
+            if libc::uname(&mut u) != 0 {
+                return false;
+            }
+            std::ffi::CStr::from_ptr(u.release.as_ptr())
+                .to_string_lossy()
+                .into_owned()
+        };
+        at_least(&release, (5, 8))
+    }
+
+    /// Is a kernel release ("6.1.0-26-amd64") at least `want`?
+    pub fn at_least(release: &str, want: (u32, u32)) -> bool {
+        let mut parts = release.split(|c: char| !c.is_ascii_digit());
+        let major = parts.next().and_then(|p| p.parse().ok());
+        let minor = parts.next().and_then(|p| p.parse().ok());
+        matches!((major, minor), (Some(a), Some(b)) if (a, b) >= want)
+    }
 }
 
 /// [`flush_together`], through io_uring only if `uring` (tests run both ways).
@@ -682,6 +818,59 @@ fn read_capped(f: File, path: &Path, cap: u64) -> Result<Vec<u8>> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    /// Whole file systems are flushed only on ext4 (a file elsewhere sends
+    /// the whole list the ordinary way), only when little is waiting to be
+    /// written, and only on kernels that report a failed write-back.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn syncfs_only_on_ext4_with_little_waiting_on_a_kernel_that_reports() {
+        use crate::aio::Flush;
+        use whole_fs::{at_least, sync_each_fs, waiting_kib};
+        let meminfo = "MemTotal:       24684096 kB\nDirty:             712 kB\nWriteback:          76 kB\nAnonPages: 1 kB\n";
+        assert_eq!(waiting_kib(meminfo), Some(788));
+        assert_eq!(waiting_kib("Dirty: 5 kB\n"), None, "no Writeback line");
+        assert_eq!(waiting_kib("Dirty: x kB\nWriteback: 0 kB\n"), None);
+        assert!(at_least("6.1.0-26-amd64", (5, 8)));
+        assert!(at_least("5.8.0", (5, 8)));
+        assert!(at_least("5.10", (5, 8)));
+        assert!(!at_least("5.7.19", (5, 8)));
+        assert!(!at_least("4.19.0-27-amd64", (5, 8)));
+        assert!(!at_least("", (5, 8)));
+
+        let shm = tempfile::tempdir_in("/dev/shm").unwrap();
+        let on_tmpfs = File::create(shm.path().join("f")).unwrap();
+        let tmpfs = (&on_tmpfs, Flush::All, shm.path());
+        assert!(sync_each_fs(&[tmpfs]).is_none(), "tmpfs is not ext4");
+        // The checkout's file system: ext4 on this project's machines.
+        let here = std::env::current_dir().unwrap();
+        let ext4 = tempfile::tempdir_in(&here).unwrap();
+        let on_ext4 = File::create(ext4.path().join("f")).unwrap();
+        let ext4_dir = File::open(ext4.path()).unwrap();
+        let both = [
+            (&on_ext4, Flush::All, ext4.path()),
+            (&ext4_dir, Flush::All, ext4.path()),
+        ];
+        let is_ext4 = {
+            // SAFETY: fstatfs fills the zeroed struct given.
+            let mut sfs: libc::statfs = unsafe { std::mem::zeroed() };
+            unsafe { libc::fstatfs(on_ext4.as_raw_fd(), &mut sfs) };
+            sfs.f_type as i64 == 0xEF53
+        };
+        if is_ext4 {
+            assert!(matches!(sync_each_fs(&both), Some(Ok(()))));
+            let mixed = [both[0], tmpfs];
+            assert!(
+                sync_each_fs(&mixed).is_none(),
+                "one file off ext4: none synced this way"
+            );
+        } else {
+            eprintln!(
+                "{} is not ext4: the ext4 half of this test did not run",
+                here.display()
+            );
+        }
+    }
 
     /// Both ways of flushing together (io_uring, and threads where it is
     /// missing) flush files and directories, and name the one that failed.
