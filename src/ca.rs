@@ -347,6 +347,7 @@ impl Session {
             let replaced = self.write_root(cfg, &cert, None, state, now)?;
             let ca = signer(
                 dir,
+                (cfg.clone(), dir.join(CONFIG_FILE)),
                 parse_ca_cert(&dir.join(CERT_FILE), cert.der())?,
                 key,
                 None,
@@ -376,7 +377,14 @@ impl Session {
         // ca.pem and the key again (and, encrypted, deriving the key from
         // the passphrase again) was a quarter of an init's instructions.
         let info = parse_ca_cert(&dir.join(CERT_FILE), cert.der())?;
-        let ca = signer(dir, info, CaKey::File(key), None, None)?;
+        let ca = signer(
+            dir,
+            (cfg.clone(), dir.join(CONFIG_FILE)),
+            info,
+            CaKey::File(key),
+            None,
+            None,
+        )?;
         Ok(Created {
             ca,
             replaced,
@@ -887,15 +895,17 @@ impl Seen {
     }
 }
 
-/// Assembles a signer from its certificate and key, under `root`.
+/// Assembles a signer from its certificate and key, under `root`, with
+/// the CA's settings (`read_config`'s, or those a new CA was just written
+/// with: reading them back cost a new CA 0.1 ms, perf).
 fn signer(
     dir: &Path,
+    (config, config_path): (CaConfig, PathBuf),
     cert: CertInfo,
     key: CaKey,
     name: Option<String>,
     root: Option<CertInfo>,
 ) -> Result<Ca> {
-    let (config, config_path) = read_config(dir)?;
     // A URI constraint in a certificate holds the host only; the scheme
     // the CA was limited to is in ca.toml.
     let mut cert = cert;
@@ -966,7 +976,7 @@ fn load_files(dir: &Path, unlock: &Unlock) -> Result<Ca> {
             unlock,
         )?),
     };
-    signer(dir, cert, key, None, None)
+    signer(dir, (config, config_path), cert, key, None, None)
 }
 
 /// Reads the intermediate `name` (issuers/NAME/), checking that its key is
@@ -996,6 +1006,7 @@ fn load_intermediate(dir: &Path, name: &str, unlock: &Unlock) -> Result<Ca> {
     let key = read_ca_key(&idir.join(ISSUER_KEY), &cert_path, &cert.spki, unlock)?;
     signer(
         dir,
+        read_config(dir)?,
         cert,
         CaKey::File(key),
         Some(name.to_string()),

@@ -292,6 +292,37 @@ mod tests {
         assert_eq!(cfg, again);
     }
 
+    /// A new CA's signer keeps the settings it was written with instead
+    /// of reading ca.toml back (src/ca.rs): they must be what reading it
+    /// back gives, for settings made in memory as `init` makes them.
+    #[test]
+    fn settings_made_in_memory_read_back_the_same() {
+        let mut cfg = CaConfig::default();
+        assert_eq!(
+            CaConfig::from_toml(&cfg.to_toml(), Path::new("x")).unwrap(),
+            cfg
+        );
+        cfg.ca.name = Some("Dev \"CA\" é".into());
+        cfg.ca.organization = Some("Org\nline".into());
+        cfg.ca.key_type = KeyType::Ed25519;
+        cfg.ca.days = 90;
+        cfg.ca.permit = vec!["example.test".into(), "10.0.0.0/8".into()];
+        cfg.ca.encrypt_key = true;
+        cfg.issue.issuer = Some("issuing".into());
+        assert_eq!(
+            CaConfig::from_toml(&cfg.to_toml(), Path::new("x")).unwrap(),
+            cfg
+        );
+        cfg.ca.encrypt_key = false;
+        cfg.ca.key_type = KeyType::EcdsaP384;
+        cfg.ca.pkcs11 = Some("pkcs11:token=minica;object=root".into());
+        cfg.ca.pkcs11_module = Some("/usr/lib/softhsm/libsofthsm2.so".into());
+        assert_eq!(
+            CaConfig::from_toml(&cfg.to_toml(), Path::new("x")).unwrap(),
+            cfg
+        );
+    }
+
     #[test]
     fn unknown_key_names_the_file_and_key() {
         let err = CaConfig::from_toml("[ca]\ncolour = 1\n", Path::new("/d/ca.toml")).unwrap_err();
