@@ -788,3 +788,84 @@ fn closed_standard_streams_never_become_files_it_writes() {
     assert_eq!(lock.len(), 0, "the lock file got printed text");
     env.minica(&["list"]).ok();
 }
+
+/// Where a seccomp filter refuses syncfs and io_uring (as some container
+/// runtimes do), a transaction still flushes, each file the plain way, and
+/// the command succeeds: a refused way to flush is not a failed flush.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[test]
+fn refused_syncfs_and_io_uring_still_flush_and_commit() {
+    use std::os::unix::process::CommandExt;
+    let env = Env::new();
+    env.minica(&["init"]).ok();
+    // Little waiting to be written, so that minica tries syncfs first.
+    // SAFETY: sync(2) takes nothing.
+    unsafe { libc::sync() };
+    let mut cmd = Command::new(BIN);
+    cmd.args(["issue", "refused.test", "--out-dir", "out", "-q"])
+        .current_dir(env.path())
+        .env("MINICA_CA_DIR", env.ca_dir())
+        .env("HOME", env.path())
+        .stdin(Stdio::null());
+    // SAFETY: prctl(2) with a filter that outlives the call, between fork
+    // and exec; nothing allocates.
+    unsafe {
+        cmd.pre_exec(|| {
+            const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
+            let stmt = |code: u32, k: u32| libc::sock_filter {
+                code: code as u16,
+                jt: 0,
+                jf: 0,
+                k,
+            };
+            let jeq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
+                code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+                jt,
+                jf,
+                k,
+            };
+            let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+            let filter = [
+                stmt(load, 4), // seccomp_data.arch
+                jeq(AUDIT_ARCH_X86_64, 0, 3),
+                stmt(load, 0), // seccomp_data.nr
+                jeq(libc::SYS_syncfs as u32, 2, 0),
+                jeq(libc::SYS_io_uring_setup as u32, 1, 0),
+                stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
+                stmt(
+                    libc::BPF_RET | libc::BPF_K,
+                    libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
+                ),
+            ];
+            let prog = libc::sock_fprog {
+                len: filter.len() as u16,
+                filter: filter.as_ptr() as *mut libc::sock_filter,
+            };
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::prctl(
+                    libc::PR_SET_SECCOMP,
+                    libc::SECCOMP_MODE_FILTER,
+                    &prog as *const libc::sock_fprog,
+                ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    openssl(&[
+        "verify",
+        "-CAfile",
+        &env.ca_dir().join("ca.pem").to_string_lossy(),
+        env.file("out/cert.pem").to_str().unwrap(),
+    ])
+    .ok();
+    let list = env.minica(&["list", "--json"]).ok().json();
+    assert_eq!(list["certificates"].as_array().unwrap().len(), 1);
+}
