@@ -390,6 +390,7 @@ pub fn check_outputs(targets: &[(PathBuf, Replace)]) -> Result<Vec<PathBuf>> {
 }
 
 /// An output as [`check_outputs_with`] found it.
+#[derive(Debug)]
 struct ResolvedOutput {
     path: PathBuf,
     /// The file exists now (the plan keeps it aside).
@@ -404,7 +405,61 @@ fn check_outputs_with(
     resolver: &mut Resolver,
     targets: &[(PathBuf, Replace)],
 ) -> Result<Vec<ResolvedOutput>> {
+    let resolved = match parallel_chunks(targets.len()) {
+        // A batch's thousands of outputs: each core resolves a share with a
+        // resolver of its own (timed: each check of a 2,000-leaf batch's
+        // 8,000 outputs took 13.5 of its 240 ms on one core).
+        Some(per) => {
+            let parts: Vec<Result<Vec<ResolvedOutput>>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = targets
+                    .chunks(per)
+                    .map(|chunk| {
+                        scope.spawn(move || resolve_outputs(&mut Resolver::default(), chunk))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect()
+            });
+            let mut all = Vec::with_capacity(targets.len());
+            for part in parts {
+                all.extend(part?);
+            }
+            all
+        }
+        None => resolve_outputs(resolver, targets)?,
+    };
     let mut seen = std::collections::HashMap::with_capacity(targets.len());
+    for (r, (path, _)) in resolved.iter().zip(targets) {
+        if let Some(first) = seen.insert(r.path.as_path(), path) {
+            return Err(Error::usage(format!(
+                "{} and {} are the same file: two outputs of one command cannot share a path; give them different names or directories",
+                first.display(),
+                path.display()
+            )));
+        }
+    }
+    Ok(resolved)
+}
+
+/// For this many items, the length of one core's share when they are worth
+/// splitting across cores, else None.
+fn parallel_chunks(items: usize) -> Option<usize> {
+    // Length first: available_parallelism reads the cgroup's CPU quota.
+    if items < 1024 {
+        return None;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores >= 2).then(|| items.div_ceil(cores))
+}
+
+/// Each target resolved and checked against what exists (see
+/// [`check_outputs_with`]), in order; the first error.
+fn resolve_outputs(
+    resolver: &mut Resolver,
+    targets: &[(PathBuf, Replace)],
+) -> Result<Vec<ResolvedOutput>> {
     let mut resolved = Vec::with_capacity(targets.len());
     for (path, replace) in targets {
         let abs = std::path::absolute(path).map_err(|e| Error::io("resolve", path, e))?;
@@ -432,13 +487,6 @@ fn check_outputs_with(
             Some(_) => true,
             None => false,
         };
-        if let Some(first) = seen.insert(r.clone(), path) {
-            return Err(Error::usage(format!(
-                "{} and {} are the same file: two outputs of one command cannot share a path; give them different names or directories",
-                first.display(),
-                path.display()
-            )));
-        }
         resolved.push(ResolvedOutput {
             path: r,
             exists,
@@ -1116,6 +1164,56 @@ mod tests {
                 (f, r) => panic!("{}: {:?} vs {:?}", p.display(), f.is_ok(), r.is_ok()),
             }
         }
+    }
+
+    /// Thousands of outputs are checked on every core, with the answers of
+    /// one resolver: the same resolved paths and existence, and the same
+    /// refusals (a file that exists, two outputs that are one file, even
+    /// when they fall in different cores' shares).
+    #[test]
+    fn a_parallel_check_answers_as_a_serial_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let w = tmp.path();
+        fs::create_dir_all(w.join("d7")).unwrap();
+        fs::write(w.join("d7/f"), b"x").unwrap();
+        std::os::unix::fs::symlink(w.join("d7"), w.join("link")).unwrap();
+        let mut targets: Vec<(PathBuf, Replace)> = (0..2000)
+            .map(|i| (w.join(format!("d{i}/f")), Replace::Allowed))
+            .collect();
+        targets.push((w.join("link/g"), Replace::Never));
+        if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
+            assert!(
+                parallel_chunks(targets.len()).is_some(),
+                "checked on one core"
+            );
+        }
+        let parallel = check_outputs_with(&mut Resolver::default(), &targets).unwrap();
+        let serial = resolve_outputs(&mut Resolver::default(), &targets).unwrap();
+        assert_eq!(parallel.len(), serial.len());
+        for (p, s) in parallel.iter().zip(&serial) {
+            assert_eq!(
+                (&p.path, p.exists, p.dir_exists),
+                (&s.path, s.exists, s.dir_exists)
+            );
+        }
+        assert!(parallel[7].exists && parallel[7].dir_exists);
+        assert!(!parallel[8].dir_exists);
+        assert_eq!(
+            parallel[2000].path,
+            fs::canonicalize(w.join("d7")).unwrap().join("g")
+        );
+
+        let mut existing = targets.clone();
+        existing[1999] = (w.join("d7/f"), Replace::Never);
+        let e = check_outputs_with(&mut Resolver::default(), &existing).unwrap_err();
+        assert!(matches!(e, Error::Exists { .. }), "{e}");
+
+        let mut twice = targets.clone();
+        twice[1900] = (w.join("link/../d7/../d3/f"), Replace::Allowed);
+        let e = check_outputs_with(&mut Resolver::default(), &twice)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("are the same file"), "{e}");
     }
 
     /// The directories a plan creates come from its check (a directory
