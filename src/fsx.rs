@@ -519,6 +519,38 @@ pub fn for_each_chunked<T: Sync>(items: &[T], f: impl Fn(&T) -> Result<()> + Syn
     for_each_parallel(&chunks, true, |chunk| chunk.iter().try_for_each(&f))
 }
 
+/// Are this many items worth splitting across cores for [`map_chunked`]?
+/// Thousands of small jobs (a batch's output paths), on two cores or more.
+pub fn worth_splitting(items: usize) -> bool {
+    // Length first: available_parallelism reads the cgroup's CPU quota.
+    items >= 1024 && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
+}
+
+/// `f` on each core's share of `items`, in order: one share per core when
+/// [`worth_splitting`], else one share of all on this thread.
+pub fn map_chunked<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
+    if !worth_splitting(items.len()) {
+        return vec![f(items)];
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(items.len().div_ceil(cores))
+            .map(|chunk| std::thread::Builder::new().spawn_scoped(scope, move || f(chunk)))
+            .collect();
+        handles
+            .into_iter()
+            .zip(items.chunks(items.len().div_ceil(cores)))
+            .map(|(h, chunk)| match h {
+                Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                // No thread (a pids limit): this share runs here.
+                Err(_) => f(chunk),
+            })
+            .collect()
+    })
+}
+
 /// Runs `f` on every item, on threads when `parallel` and there are several,
 /// and returns the first error. A thread that cannot be started (a pids
 /// limit) is not an error: its item runs on this thread instead.

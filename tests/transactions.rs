@@ -522,7 +522,8 @@ fn readers_are_bounded_and_a_closed_stdout_is_a_quiet_exit() {
 }
 
 /// Under a process limit (a CI container's pids.max), threads cannot be
-/// started: issue and batch then work on one thread instead of aborting.
+/// started: issue and batch (a large one too, whose outputs are checked on
+/// every core) then work on one thread instead of aborting.
 #[test]
 fn no_threads_to_be_had_is_no_crash() {
     let env = Env::new();
@@ -530,7 +531,10 @@ fn no_threads_to_be_had_is_no_crash() {
     let dir = env.file("nobody");
     std::fs::create_dir(&dir).unwrap();
     std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
-    std::fs::write(dir.join("names.txt"), "b.test\nc.test\nd.test\n").unwrap();
+    // 300 more leaves: 1,212 outputs, enough to be checked on every core.
+    let mut names = String::from("b.test\nc.test\nd.test\n");
+    (0..300).for_each(|i| names.push_str(&format!("e{i}.test\n")));
+    std::fs::write(dir.join("names.txt"), names).unwrap();
     let as_nobody = |args: &[&str], nproc: &str| {
         Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
@@ -552,7 +556,7 @@ fn no_threads_to_be_had_is_no_crash() {
         assert_eq!(r.status.code(), Some(0), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
-    for name in ["a.test", "b.test", "c.test", "d.test"] {
+    for name in ["a.test", "b.test", "c.test", "d.test", "e299.test"] {
         openssl(&[
             "verify",
             "-CAfile",

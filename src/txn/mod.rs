@@ -405,30 +405,19 @@ fn check_outputs_with(
     resolver: &mut Resolver,
     targets: &[(PathBuf, Replace)],
 ) -> Result<Vec<ResolvedOutput>> {
-    let resolved = match parallel_chunks(targets.len()) {
-        // A batch's thousands of outputs: each core resolves a share with a
-        // resolver of its own (timed: each check of a 2,000-leaf batch's
-        // 8,000 outputs took 13.5 of its 240 ms on one core).
-        Some(per) => {
-            let parts: Vec<Result<Vec<ResolvedOutput>>> = std::thread::scope(|scope| {
-                let handles: Vec<_> = targets
-                    .chunks(per)
-                    .map(|chunk| {
-                        scope.spawn(move || resolve_outputs(&mut Resolver::default(), chunk))
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                    .collect()
-            });
-            let mut all = Vec::with_capacity(targets.len());
-            for part in parts {
-                all.extend(part?);
-            }
-            all
+    // A batch's thousands of outputs: each core resolves a share with a
+    // resolver of its own (timed: each check of a 2,000-leaf batch's 8,000
+    // outputs took 13.5 of its 240 ms on one core).
+    let resolved = if fsx::worth_splitting(targets.len()) {
+        let mut all = Vec::with_capacity(targets.len());
+        for part in fsx::map_chunked(targets, |chunk| {
+            resolve_outputs(&mut Resolver::default(), chunk)
+        }) {
+            all.extend(part?);
         }
-        None => resolve_outputs(resolver, targets)?,
+        all
+    } else {
+        resolve_outputs(resolver, targets)?
     };
     let mut seen = std::collections::HashMap::with_capacity(targets.len());
     for (r, (path, _)) in resolved.iter().zip(targets) {
@@ -441,17 +430,6 @@ fn check_outputs_with(
         }
     }
     Ok(resolved)
-}
-
-/// For this many items, the length of one core's share when they are worth
-/// splitting across cores, else None.
-fn parallel_chunks(items: usize) -> Option<usize> {
-    // Length first: available_parallelism reads the cgroup's CPU quota.
-    if items < 1024 {
-        return None;
-    }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    (cores >= 2).then(|| items.div_ceil(cores))
 }
 
 /// Each target resolved and checked against what exists (see
@@ -1182,10 +1160,7 @@ mod tests {
             .collect();
         targets.push((w.join("link/g"), Replace::Never));
         if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
-            assert!(
-                parallel_chunks(targets.len()).is_some(),
-                "checked on one core"
-            );
+            assert!(fsx::worth_splitting(targets.len()), "checked on one core");
         }
         let parallel = check_outputs_with(&mut Resolver::default(), &targets).unwrap();
         let serial = resolve_outputs(&mut Resolver::default(), &targets).unwrap();
