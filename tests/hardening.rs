@@ -731,12 +731,7 @@ fn closed_standard_streams_never_become_files_it_writes() {
     use std::os::unix::process::CommandExt;
     let env = Env::new();
     env.minica(&["init"]).ok();
-    let mut cmd = Command::new(BIN);
-    cmd.args(["issue", "closed.test", "--out-dir", "out"])
-        .current_dir(env.path())
-        .env("MINICA_CA_DIR", env.ca_dir())
-        .env("HOME", env.path())
-        .stdin(Stdio::null());
+    let mut cmd = env.command(&["issue", "closed.test", "--out-dir", "out"]);
     // SAFETY: only close(2), async-signal-safe, between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
@@ -772,13 +767,7 @@ fn closed_standard_streams_never_become_files_it_writes() {
             "{f} got printed text: {text}"
         );
     }
-    openssl(&[
-        "verify",
-        "-CAfile",
-        &env.ca_dir().join("ca.pem").to_string_lossy(),
-        env.file("out/cert.pem").to_str().unwrap(),
-    ])
-    .ok();
+    env.openssl_verifies("out/cert.pem");
     let journal = std::fs::read(env.ca_dir().join(".journal")).unwrap();
     assert!(
         journal.starts_with(b"minica-journal"),
@@ -801,12 +790,7 @@ fn refused_syncfs_and_io_uring_still_flush_and_commit() {
     // Little waiting to be written, so that minica tries syncfs first.
     // SAFETY: sync(2) takes nothing.
     unsafe { libc::sync() };
-    let mut cmd = Command::new(BIN);
-    cmd.args(["issue", "refused.test", "--out-dir", "out", "-q"])
-        .current_dir(env.path())
-        .env("MINICA_CA_DIR", env.ca_dir())
-        .env("HOME", env.path())
-        .stdin(Stdio::null());
+    let mut cmd = env.command(&["issue", "refused.test", "--out-dir", "out", "-q"]);
     // SAFETY: prctl(2) with a filter that outlives the call, between fork
     // and exec; nothing allocates.
     unsafe {
@@ -859,13 +843,7 @@ fn refused_syncfs_and_io_uring_still_flush_and_commit() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    openssl(&[
-        "verify",
-        "-CAfile",
-        &env.ca_dir().join("ca.pem").to_string_lossy(),
-        env.file("out/cert.pem").to_str().unwrap(),
-    ])
-    .ok();
+    env.openssl_verifies("out/cert.pem");
     let list = env.minica(&["list", "--json"]).ok().json();
     assert_eq!(list["certificates"].as_array().unwrap().len(), 1);
 }

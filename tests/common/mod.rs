@@ -47,13 +47,8 @@ impl Env {
     /// [`Env::minica_in`] with environment variables set (`Some`) or
     /// removed (`None`) on top.
     pub fn minica_with(&self, cwd: &Path, args: &[&str], vars: &[(&str, Option<&str>)]) -> Run {
-        let mut cmd = Command::new(BIN);
-        cmd.args(args)
-            .current_dir(cwd)
-            .env("MINICA_CA_DIR", self.ca_dir())
-            .env("HOME", self.path())
-            .env_remove("XDG_DATA_HOME")
-            .stdin(Stdio::null());
+        let mut cmd = self.command(args);
+        cmd.current_dir(cwd);
         for (k, v) in vars {
             match v {
                 Some(v) => cmd.env(k, v),
@@ -62,6 +57,30 @@ impl Env {
         }
         let out = cmd.output().expect("run minica");
         Run::from(out, format!("minica {}", args.join(" ")))
+    }
+
+    /// `minica ARGS` as [`Env::minica`] runs it, not started yet: for a
+    /// test that sets up more (a `pre_exec`, other streams).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .current_dir(self.path())
+            .env("MINICA_CA_DIR", self.ca_dir())
+            .env("HOME", self.path())
+            .env_remove("XDG_DATA_HOME")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// openssl verifies the certificate at `rel` under this CA's root.
+    pub fn openssl_verifies(&self, rel: &str) {
+        openssl(&[
+            "verify",
+            "-CAfile",
+            &self.ca_dir().join("ca.pem").to_string_lossy(),
+            &self.file(rel).to_string_lossy(),
+        ])
+        .ok();
     }
 
     pub fn file(&self, rel: &str) -> PathBuf {
@@ -374,12 +393,7 @@ pub fn kill_after(mut child: Child, micros: u64) {
 /// Starts `minica` in the background on `env`'s CA (stderr piped, for
 /// tests that read it; stdout discarded).
 pub fn spawn(env: &Env, args: &[&str]) -> Child {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(env.path())
-        .env("MINICA_CA_DIR", env.ca_dir())
-        .env("HOME", env.path())
-        .stdin(Stdio::null())
+    env.command(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
