@@ -429,7 +429,7 @@ mod whole_fs {
     }
 
     /// The file system `f` is on, if it is ext4.
-    fn device_if_ext4(f: &File) -> Option<u64> {
+    pub fn device_if_ext4(f: &File) -> Option<u64> {
         // SAFETY: fstat/fstatfs fill the zeroed structs given; `f` is open.
         unsafe {
             let mut st: libc::stat = std::mem::zeroed();
@@ -464,18 +464,22 @@ mod whole_fs {
         Some(field("Dirty:")? + field("Writeback:")?)
     }
 
+    /// Asked once per process: a transaction flushes twice.
     fn syncfs_reports_errors() -> bool {
-        // SAFETY: uname fills the zeroed struct given.
-        let release = unsafe {
-            let mut u: libc::utsname = std::mem::zeroed();
-            if libc::uname(&mut u) != 0 {
-                return false;
-            }
-            std::ffi::CStr::from_ptr(u.release.as_ptr())
-                .to_string_lossy()
-                .into_owned()
-        };
-        at_least(&release, (5, 8))
+        static REPORTS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *REPORTS.get_or_init(|| {
+            // SAFETY: uname fills the zeroed struct given.
+            let release = unsafe {
+                let mut u: libc::utsname = std::mem::zeroed();
+                if libc::uname(&mut u) != 0 {
+                    return false;
+                }
+                std::ffi::CStr::from_ptr(u.release.as_ptr())
+                    .to_string_lossy()
+                    .into_owned()
+            };
+            at_least(&release, (5, 8))
+        })
     }
 
     /// Is a kernel release ("6.1.0-26-amd64") at least `want`?
@@ -527,28 +531,26 @@ pub fn worth_splitting(items: usize) -> bool {
 }
 
 /// `f` on each core's share of `items`, in order: one share per core when
-/// [`worth_splitting`], else one share of all on this thread.
-pub fn map_chunked<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
+/// [`worth_splitting`], else one share of all. The shares run as
+/// [`for_each_parallel`] runs items: the first on this thread, and any
+/// whose thread cannot be started (a pids limit) on this thread too.
+pub fn map_chunked<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Result<Vec<R>> {
     if !worth_splitting(items.len()) {
-        return vec![f(items)];
+        return Ok(vec![f(items)]);
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let f = &f;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(items.len().div_ceil(cores))
-            .map(|chunk| std::thread::Builder::new().spawn_scoped(scope, move || f(chunk)))
-            .collect();
-        handles
-            .into_iter()
-            .zip(items.chunks(items.len().div_ceil(cores)))
-            .map(|(h, chunk)| match h {
-                Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-                // No thread (a pids limit): this share runs here.
-                Err(_) => f(chunk),
-            })
-            .collect()
-    })
+    let shares: Vec<&[T]> = items.chunks(items.len().div_ceil(cores)).collect();
+    let slots: Vec<std::sync::Mutex<Option<R>>> =
+        shares.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let indexed: Vec<usize> = (0..shares.len()).collect();
+    for_each_parallel(&indexed, true, |&i| {
+        *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(f(shares[i]));
+        Ok(())
+    })?;
+    Ok(slots
+        .into_iter()
+        .filter_map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
+        .collect())
 }
 
 /// Runs `f` on every item, on threads when `parallel` and there are several,
@@ -885,13 +887,7 @@ mod tests {
             (&on_ext4, Flush::All, ext4.path()),
             (&ext4_dir, Flush::All, ext4.path()),
         ];
-        let is_ext4 = {
-            // SAFETY: fstatfs fills the zeroed struct given.
-            let mut sfs: libc::statfs = unsafe { std::mem::zeroed() };
-            unsafe { libc::fstatfs(on_ext4.as_raw_fd(), &mut sfs) };
-            sfs.f_type as i64 == 0xEF53
-        };
-        if is_ext4 {
+        if whole_fs::device_if_ext4(&on_ext4).is_some() {
             assert!(matches!(sync_each_fs(&both), Some(Ok(()))));
             let mixed = [both[0], tmpfs];
             assert!(

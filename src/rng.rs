@@ -199,10 +199,10 @@ impl FileKey {
 
     /// The key as a "PRIVATE KEY" PEM block.
     pub fn pkcs8_pem(&self) -> zeroize::Zeroizing<String> {
-        zeroize::Zeroizing::new(crate::keys::pem_encode(
-            "PRIVATE KEY",
-            self.pkcs8_der().to_vec(),
-        ))
+        zeroize::Zeroizing::new(match self {
+            FileKey::Ring(k) => crate::keys::pem_encode("PRIVATE KEY", k.pkcs8.to_vec()),
+            FileKey::AwsLc(k) => crate::keys::pkcs8_pem(k),
+        })
     }
 }
 

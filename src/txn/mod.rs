@@ -412,7 +412,7 @@ fn check_outputs_with(
         let mut all = Vec::with_capacity(targets.len());
         for part in fsx::map_chunked(targets, |chunk| {
             resolve_outputs(&mut Resolver::default(), chunk)
-        }) {
+        })? {
             all.extend(part?);
         }
         all
