@@ -540,11 +540,21 @@ pub fn map_chunked<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) 
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let shares: Vec<&[T]> = items.chunks(items.len().div_ceil(cores)).collect();
+    map_parallel(&shares, true, |share| Ok(f(share)))
+}
+
+/// [`for_each_parallel`] keeping each item's answer, in the items' order.
+pub fn map_parallel<T: Sync, R: Send>(
+    items: &[T],
+    parallel: bool,
+    f: impl Fn(&T) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
     let slots: Vec<std::sync::Mutex<Option<R>>> =
-        shares.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    let indexed: Vec<usize> = (0..shares.len()).collect();
-    for_each_parallel(&indexed, true, |&i| {
-        *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(f(shares[i]));
+        items.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let indexed: Vec<usize> = (0..items.len()).collect();
+    for_each_parallel(&indexed, parallel, |&i| {
+        let r = f(&items[i])?;
+        *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
         Ok(())
     })?;
     Ok(slots
@@ -637,19 +647,11 @@ pub fn write_all_with(
 /// concurrently, ext4 (jbd2) commits them together, so four files cost
 /// about one wait.
 pub fn stage_all(files: &[(PathBuf, Vec<u8>, u32)], durability: Durability) -> Result<Vec<Staged>> {
-    let slots: Vec<std::sync::Mutex<Option<Staged>>> =
-        files.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    let indexed: Vec<usize> = (0..files.len()).collect();
-    for_each_parallel(&indexed, durability == Durability::Now, |&i| {
-        let (path, contents, mode) = &files[i];
-        let staged = stage_with(path, contents, *mode, durability)?;
-        *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(staged);
-        Ok(())
-    })?;
-    Ok(slots
-        .into_iter()
-        .filter_map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
-        .collect())
+    map_parallel(
+        files,
+        durability == Durability::Now,
+        |(path, contents, mode)| stage_with(path, contents, *mode, durability),
+    )
 }
 
 /// Flushes everything written to the file systems holding `paths`, one
